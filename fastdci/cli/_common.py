@@ -1,0 +1,64 @@
+"""Helpers shared by the CLI commands: output formats, stderr console, progress switch."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from typing import Any
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def stderr_console(no_progress: bool = False):
+    """A rich console on stderr; ``quiet`` when progress is off or stderr is not a terminal."""
+    from rich.console import Console
+
+    return Console(stderr=True, quiet=no_progress)
+
+
+def show_progress(no_progress: bool) -> bool:
+    """Progress bars only when asked for and stderr is a terminal."""
+    return not no_progress and sys.stderr.isatty()
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False, default=_default) + "\n")
+
+
+def _default(o: Any):
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def print_table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+    """A plain rich table on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_edge=False, header_style="bold")
+    for c in columns:
+        table.add_column(c, justify="right" if c not in ("name", "factor", "latent", "metric", "file") else "left")
+    for r in rows:
+        table.add_row(*[_fmt(v) for v in r])
+    Console(file=sys.stdout, soft_wrap=True, width=max(100, _width())).print(table)
+
+
+def _width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)

@@ -1,0 +1,7 @@
+"""The latents file: a streaming, resumable HDF5 format (see docs/latents-format.md)."""
+
+from ._format import FORMAT_NAME, FORMAT_VERSION
+from .reader import LatentsChunk, LatentsReader, open_latents
+from .writer import LatentsWriter
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "LatentsChunk", "LatentsReader", "LatentsWriter", "open_latents"]
