@@ -63,14 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            return int(exc.exit_code)
-        if isinstance(exc, click.ClickException):
+        # typer may bundle its own copy of click: recognise its exceptions by class name
+        kinds = {c.__name__ for c in type(exc).__mro__}
+        if "Exit" in kinds:
+            return int(getattr(exc, "exit_code", 0))
+        if "ClickException" in kinds:
             exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+            return int(exc.exit_code)
+        if "Abort" in kinds:
             print("error: aborted", file=sys.stderr)
             return 1
         if debug:
