@@ -1,0 +1,445 @@
+"""Procedural dSprites renderer: the 64x64 binary images of the dSprites grid, vectorised.
+
+The geometry was measured from real dSprites frames (Matthey et al. 2017). Pixel ``(row i,
+column j)`` has its centre at ``(x, y) = (j + 0.5, i + 0.5)`` and is on iff that centre lies
+inside the sprite. The sprite centre is ``(16 + 32 * posX, 16 + 32 * posY)`` with ``posY = 0``
+on the top row; ``orientation`` turns the sprite counter-clockwise on screen; every length is
+multiplied by ``scale``. At scale 1:
+
+* square: side 19.2 px;
+* ellipse: semi-axes 12.77 px (horizontal) and 7.21 px (vertical) at orientation 0;
+* heart: the closed polygon through :data:`HEART_VERTICES` points of the curve
+  ``x = 16 sin^3 w``, ``y = 13 cos w - 5 cos 2w - 2 cos 3w - cos 4w`` (``y`` up, lobes up),
+  scaled to a 19.2 x 19.2 px box, with the curve's origin 1.45 px above the sprite centre.
+
+Both renderers (:func:`render` in NumPy, :func:`render_torch` in torch on any device) compute in
+float64 with the same operations, so they give the same pixels.
+
+This module imports neither torch nor anything heavy at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidDTypeError, InvalidInputError
+
+__all__ = [
+    "FACTOR_NAMES",
+    "FACTOR_SIZES",
+    "FACTOR_STRIDES",
+    "HEART_VERTICES",
+    "IMAGE_SIZE",
+    "N_IMAGES",
+    "ORIENTATION_VALUES",
+    "POSITION_VALUES",
+    "SCALE_VALUES",
+    "SHAPE_NAMES",
+    "SHAPE_VALUES",
+    "class_values",
+    "render",
+    "render_torch",
+    "render_values",
+]
+
+FACTOR_NAMES: tuple[str, ...] = ("shape", "scale", "orientation", "posX", "posY")
+"""Factor names as disentanglement_lib exposes them (the constant colour factor dropped)."""
+FACTOR_SIZES: tuple[int, ...] = (3, 6, 40, 32, 32)
+"""Number of classes of each factor."""
+FACTOR_STRIDES: tuple[int, ...] = (245760, 40960, 1024, 32, 1)
+"""Row stride of each factor: row = sum(class * stride), C order as in the real file."""
+N_IMAGES: int = 737280
+"""Rows of the dSprites grid (3 * 6 * 40 * 32 * 32)."""
+IMAGE_SIZE: int = 64
+"""Images are IMAGE_SIZE x IMAGE_SIZE pixels."""
+
+SHAPE_NAMES: tuple[str, ...] = ("square", "ellipse", "heart")
+SHAPE_VALUES = np.array([1.0, 2.0, 3.0])
+"""The real file's values of the shape factor (1 square, 2 ellipse, 3 heart)."""
+SCALE_VALUES = np.linspace(0.5, 1.0, 6)
+ORIENTATION_VALUES = np.linspace(0.0, 2.0 * np.pi, 40)
+"""Orientation in radians; both ends included, so classes 0 and 39 render alike."""
+POSITION_VALUES = np.linspace(0.0, 1.0, 32)
+
+# geometry at scale 1, in pixels
+_SQUARE_HALF = 9.6
+_ELLIPSE_A = 12.77  # horizontal semi-axis at orientation 0
+_ELLIPSE_B = 7.21  # vertical semi-axis at orientation 0
+_HEART_BOX = 19.2
+_HEART_ORIGIN_UP = 1.45  # the curve's origin lies this far above the sprite centre
+
+HEART_VERTICES: int = 2000
+"""Vertices of the polygon that draws the heart (an even number; w = 2 pi k / n)."""
+
+
+def _heart_curve(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = 16.0 * np.sin(w) ** 3
+    y = 13.0 * np.cos(w) - 5.0 * np.cos(2 * w) - 2.0 * np.cos(3 * w) - np.cos(4 * w)
+    return x, y
+
+
+def _heart_top() -> float:
+    """Largest y of the heart curve (at w ~ 0.908), by Newton's method on y'(w) = 0."""
+    w = 0.9
+    for _ in range(50):
+        d1 = -13 * np.sin(w) + 10 * np.sin(2 * w) + 6 * np.sin(3 * w) + 4 * np.sin(4 * w)
+        d2 = -13 * np.cos(w) + 20 * np.cos(2 * w) + 18 * np.cos(3 * w) + 16 * np.cos(4 * w)
+        w -= d1 / d2
+    return float(_heart_curve(np.array(w))[1])
+
+
+_HEART_YMIN, _HEART_YMAX = -17.0, _heart_top()
+_HEART_SX = _HEART_BOX / 32.0  # px per curve unit, horizontally (curve x spans [-16, 16])
+_HEART_SY = _HEART_BOX / (_HEART_YMAX - _HEART_YMIN)  # px per curve unit, vertically
+
+
+def _heart_chains(n_vertices: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """The right half of the heart polygon as two chains monotone in y (curve units).
+
+    Returns ``(outer_y, outer_x, inner_y, inner_x, notch_y)``: along the outer chain (lobe top
+    to bottom tip) and the inner chain (notch to lobe top) y increases with the index, so the
+    polygon's half-width at height y is a piecewise-linear interpolation. A point ``(x, y)``
+    is inside iff ``|x| <= outer(y)`` and, above the notch, ``|x| >= inner(y)``.
+    """
+    if n_vertices < 8 or n_vertices % 2:
+        raise InvalidInputError(f"the heart polygon needs an even number >= 8 of vertices; got {n_vertices}.")
+    w = 2.0 * np.pi * np.arange(n_vertices // 2 + 1) / n_vertices  # 0 .. pi: the right half
+    x, y = _heart_curve(w)
+    x[0] = 0.0
+    x[-1] = 0.0
+    top = int(np.argmax(y))
+    inner_y, inner_x = y[: top + 1], x[: top + 1]  # notch (0, 5) up to the lobe top
+    outer_y, outer_x = y[top:][::-1], x[top:][::-1]  # bottom tip (0, -17) up to the lobe top
+    return (
+        np.ascontiguousarray(outer_y),
+        np.ascontiguousarray(outer_x),
+        np.ascontiguousarray(inner_y),
+        np.ascontiguousarray(inner_x),
+        float(y[0]),
+    )
+
+
+_CHAINS: dict[int, tuple] = {}
+
+
+def _chains(n_vertices: int):
+    if n_vertices not in _CHAINS:
+        _CHAINS[n_vertices] = _heart_chains(n_vertices)
+    return _CHAINS[n_vertices]
+
+
+def _interp(xp, y, by, bx):
+    """Piecewise-linear ``bx(y)`` through the knots ``(by, bx)`` (``by`` increasing); same ops in both libraries."""
+    idx = xp.searchsorted(by, y)
+    idx = xp.clip(idx, 1, by.shape[0] - 1)
+    y0, y1 = by[idx - 1], by[idx]
+    x0, x1 = bx[idx - 1], bx[idx]
+    return x0 + (y - y0) / (y1 - y0) * (x1 - x0)
+
+
+def _inside_square(xp, u, v):
+    return (xp.abs(u) <= _SQUARE_HALF) & (xp.abs(v) <= _SQUARE_HALF)
+
+
+def _inside_ellipse(xp, u, v):
+    return (u / _ELLIPSE_A) ** 2 + (v / _ELLIPSE_B) ** 2 <= 1.0
+
+
+def _inside_heart(xp, u, v, chains):
+    outer_y, outer_x, inner_y, inner_x, notch = chains
+    hx = xp.abs(u) / _HEART_SX
+    hy = (v - _HEART_ORIGIN_UP) / _HEART_SY
+    heart = (hy >= _HEART_YMIN) & (hy <= outer_y[-1]) & (hx <= _interp(xp, hy, outer_y, outer_x))
+    return heart & ((hy <= notch) | (hx >= _interp(xp, hy, inner_y, inner_x)))
+
+
+def _inside(xp, shape, u, v, chains):
+    """Which points lie inside a sprite of one ``shape``; ``u`` right, ``v`` up, in units of
+    scale-1 pixels from the sprite centre, in the sprite's own (unrotated) frame."""
+    if shape == 0:
+        return _inside_square(xp, u, v)
+    if shape == 1:
+        return _inside_ellipse(xp, u, v)
+    return _inside_heart(xp, u, v, chains)
+
+
+class _NumpyOps:
+    abs = staticmethod(np.abs)
+    where = staticmethod(np.where)
+    clip = staticmethod(np.clip)
+
+    @staticmethod
+    def searchsorted(a, v):
+        return np.searchsorted(a, v, side="left")
+
+
+def _check_classes(classes: Any, name: str = "classes") -> np.ndarray:
+    arr = np.asarray(classes)
+    if arr.ndim == 1 and arr.shape[0] == 5:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != 5:
+        raise InvalidInputError(
+            f"{name} must have shape (n, 5) with columns {list(FACTOR_NAMES)}; got shape {arr.shape}."
+            " Drop the colour column of the real file's latents_classes (keep columns 1..5)."
+        )
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.array_equal(arr, np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise InvalidDTypeError(
+                f"{name} must hold integer factor classes; got dtype {arr.dtype}. For real-valued "
+                "factors use render_values()."
+            )
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size:
+        low, high = arr.min(axis=0), arr.max(axis=0)
+        for k, size in enumerate(FACTOR_SIZES):
+            if low[k] < 0 or high[k] >= size:
+                bad = int(low[k]) if low[k] < 0 else int(high[k])
+                raise InvalidInputError(
+                    f"{name} column {k} ({FACTOR_NAMES[k]}) has class {bad}, outside [0, {size}); "
+                    f"dSprites classes are 0..size-1 with sizes {list(FACTOR_SIZES)}."
+                )
+    return arr
+
+
+def class_values(classes: Any) -> np.ndarray:
+    """The real factor values of factor classes, as in the real file's ``latents_values``.
+
+    Parameters
+    ----------
+    classes : int array, shape (n, 5)
+        Columns shape, scale, orientation, posX, posY (0-based classes).
+
+    Returns
+    -------
+    values : float64 array, shape (n, 5)
+        shape in {1, 2, 3}, scale in [0.5, 1], orientation in radians [0, 2 pi], posX and posY
+        in [0, 1].
+
+    Examples
+    --------
+    >>> class_values([[2, 5, 0, 31, 0]]).tolist()
+    [[3.0, 1.0, 0.0, 1.0, 0.0]]
+    """
+    c = _check_classes(classes)
+    out = np.empty(c.shape, dtype=np.float64)
+    for k, table in enumerate((SHAPE_VALUES, SCALE_VALUES, ORIENTATION_VALUES, POSITION_VALUES, POSITION_VALUES)):
+        out[:, k] = table[c[:, k]]
+    return out
+
+
+def _geometry(shape, scale, orientation, pos_x, pos_y):
+    """Per image: (shape index, scale, cos, sin, centre x, centre y), float64 numpy arrays."""
+    shape = np.asarray(shape)
+    arrays = [np.asarray(a, dtype=np.float64) for a in (scale, orientation, pos_x, pos_y)]
+    n = shape.shape[0] if shape.ndim else 1
+    shape = np.broadcast_to(shape, (n,)).astype(np.int64)
+    scale, orientation, pos_x, pos_y = (np.broadcast_to(a, (n,)) for a in arrays)
+    if np.any((shape < 0) | (shape > 2)):
+        raise InvalidInputError("shape must be 0 (square), 1 (ellipse) or 2 (heart).")
+    if not np.all(np.isfinite(scale) & (scale > 0)):
+        raise InvalidInputError("scale must be positive and finite (dSprites uses 0.5..1).")
+    centre_x = 16.0 + 32.0 * pos_x
+    centre_y = 16.0 + 32.0 * pos_y
+    return shape, scale, np.cos(orientation), np.sin(orientation), centre_x, centre_y
+
+
+_PATCH = 32  # every sprite fits in the 32 x 32 pixels around its centre (radius < 14 px)
+
+
+def _render_numpy(shape, scale, cos, sin, cx, cy, n_vertices, chunk):
+    n = shape.shape[0]
+    out = np.zeros((n, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    chains = _chains(n_vertices)
+    steps = np.arange(_PATCH)
+    # the patch's first row/column; the centre lies in [16, 48], so the patch stays in the frame
+    r0 = np.clip(np.floor(cy).astype(np.int64) - _PATCH // 2, 0, IMAGE_SIZE - _PATCH)
+    c0 = np.clip(np.floor(cx).astype(np.int64) - _PATCH // 2, 0, IMAGE_SIZE - _PATCH)
+    for kind in range(3):
+        chosen = np.flatnonzero(shape == kind)
+        for start in range(0, chosen.shape[0], chunk):
+            ii = chosen[start : start + chunk]
+            rows = r0[ii, None] + steps  # (m, P) pixel rows
+            cols = c0[ii, None] + steps
+            dx = (cols.astype(np.float64) + 0.5)[:, None, :] - cx[ii, None, None]  # right
+            dy = cy[ii, None, None] - (rows.astype(np.float64) + 0.5)[:, :, None]  # up
+            c, s, k = cos[ii, None, None], sin[ii, None, None], scale[ii, None, None]
+            # rotate back by -orientation into the sprite's frame, in units of scale-1 pixels
+            u = (c * dx + s * dy) / k
+            v = (c * dy - s * dx) / k
+            patch = _inside(_NumpyOps, kind, u, v, chains)
+            out[ii[:, None, None], rows[:, :, None], cols[:, None, :]] = patch
+    return out
+
+
+def render_values(shape, scale, orientation, pos_x, pos_y, *, n_vertices: int = HEART_VERTICES, chunk: int = 512):
+    """Render sprites from real-valued factors (NumPy).
+
+    Parameters
+    ----------
+    shape : int array, shape (n,)
+        0 square, 1 ellipse, 2 heart.
+    scale, orientation, pos_x, pos_y : float arrays, shape (n,) (or scalars, broadcast)
+        Scale (1 = the largest dSprites sprite), orientation in radians (counter-clockwise on
+        screen), position in [0, 1] (``pos_y = 0`` is the top).
+    n_vertices : int, default HEART_VERTICES
+        Vertices of the heart polygon.
+    chunk : int, default 512
+        Images computed at once (bounds the temporary memory, about ``chunk`` * 300 KiB).
+
+    Returns
+    -------
+    images : uint8 array, shape (n, 64, 64), of 0/1
+
+    Examples
+    --------
+    >>> int(render_values([0], [1.0], [0.0], [0.5], [0.5]).sum())  # a 20 x 20 square
+    400
+    """
+    geo = _geometry(shape, scale, orientation, pos_x, pos_y)
+    return _render_numpy(*geo, n_vertices, int(chunk))
+
+
+def render(classes: Any, *, n_vertices: int = HEART_VERTICES, chunk: int = 512) -> np.ndarray:
+    """Render the dSprites images of factor classes (NumPy, vectorised over images and pixels).
+
+    Parameters
+    ----------
+    classes : int array, shape (n, 5)
+        Columns shape, scale, orientation, posX, posY as 0-based classes (sizes 3, 6, 40, 32,
+        32). A single row of 5 is accepted.
+    n_vertices : int, default HEART_VERTICES
+        Vertices of the heart polygon.
+    chunk : int, default 512
+        Images computed at once.
+
+    Returns
+    -------
+    images : uint8 array, shape (n, 64, 64), of 0/1
+        Row ``i`` is pixel row ``i`` from the top.
+
+    Notes
+    -----
+    The geometry (see the module docstring) reproduces the real dSprites images pixel for pixel
+    on most frames; the misses are 1-4 pixels on the heart's rim.
+
+    Examples
+    --------
+    >>> img = render([[0, 5, 0, 0, 0]])  # the largest square in the top-left corner
+    >>> img.shape, int(img.sum())
+    ((1, 64, 64), 400)
+    """
+    c = _check_classes(classes)
+    geo = _geometry(SHAPE_VALUES[c[:, 0]] - 1, SCALE_VALUES[c[:, 1]], ORIENTATION_VALUES[c[:, 2]],
+                    POSITION_VALUES[c[:, 3]], POSITION_VALUES[c[:, 4]])
+    return _render_numpy(*geo, n_vertices, int(chunk))
+
+
+class _TorchOps:
+    def __init__(self, torch):
+        self.abs = torch.abs
+        self.where = torch.where
+        self.clip = torch.clamp
+        self._torch = torch
+
+    def searchsorted(self, a, v):
+        return self._torch.searchsorted(a, v.contiguous(), right=False)
+
+
+_TORCH_TABLES: dict = {}
+
+
+def _torch_tables(torch, device, n_vertices):
+    key = (str(device), n_vertices)
+    if key not in _TORCH_TABLES:
+        f64 = dict(dtype=torch.float64, device=device)
+        chains = _chains(n_vertices)
+        _TORCH_TABLES[key] = {
+            "scale": torch.as_tensor(SCALE_VALUES, **f64),
+            "cos": torch.as_tensor(np.cos(ORIENTATION_VALUES), **f64),
+            "sin": torch.as_tensor(np.sin(ORIENTATION_VALUES), **f64),
+            "centre": torch.as_tensor(16.0 + 32.0 * POSITION_VALUES, **f64),
+            "pixels": torch.as_tensor(np.arange(IMAGE_SIZE, dtype=np.float64) + 0.5, **f64),
+            "chains": tuple(torch.as_tensor(a, **f64) for a in chains[:4]) + (chains[4],),
+        }
+    return _TORCH_TABLES[key]
+
+
+def render_torch(classes: Any, device: Any = "cpu", *, n_vertices: int = HEART_VERTICES, chunk: int = 4096):
+    """Render the dSprites images of factor classes in torch, on ``device``.
+
+    Same geometry and the same float64 operations as :func:`render`, so the pixels agree;
+    everything runs on ``device`` (the training device), so rendering never leaves the GPU.
+
+    Parameters
+    ----------
+    classes : int array or tensor, shape (n, 5)
+        Columns shape, scale, orientation, posX, posY as 0-based classes.
+    device : str or torch.device, default "cpu"
+        Where to render ("cpu", "cuda", "cuda:1", ...).
+    n_vertices : int, default HEART_VERTICES
+        Vertices of the heart polygon.
+    chunk : int, default 4096
+        Images computed at once (bounds the temporary memory, about ``chunk`` * 300 KiB).
+
+    Returns
+    -------
+    images : torch.float32 tensor, shape (n, 1, 64, 64), of 0/1, on ``device``
+
+    Examples
+    --------
+    >>> x = render_torch([[1, 5, 0, 0, 0]])  # the largest ellipse, top-left
+    >>> tuple(x.shape), x.dtype, int(x.sum())
+    ((1, 1, 64, 64), torch.float32, 288)
+    """
+    import torch
+
+    device = torch.device(device)
+    if isinstance(classes, torch.Tensor):
+        if classes.is_floating_point() or classes.dtype == torch.bool:
+            raise InvalidDTypeError(
+                f"classes must hold integer factor classes; got dtype {classes.dtype}. Convert "
+                "with classes.long()."
+            )
+        if classes.ndim != 2 or classes.shape[1] != 5:
+            raise InvalidInputError(
+                f"classes must have shape (n, 5) with columns {list(FACTOR_NAMES)}; got shape "
+                f"{tuple(classes.shape)}."
+            )
+        c = classes.to(device=device, dtype=torch.int64)
+        if c.numel():
+            sizes = torch.as_tensor(FACTOR_SIZES, device=device)
+            if bool(((c < 0) | (c >= sizes)).any()):
+                _check_classes(c.cpu().numpy())  # raises with the column and class named
+    else:
+        c = torch.as_tensor(_check_classes(classes), device=device)
+    t = _torch_tables(torch, device, n_vertices)
+    ops = _TorchOps(torch)
+    n = c.shape[0]
+    out = torch.zeros((n, 1, IMAGE_SIZE, IMAGE_SIZE), dtype=torch.float32, device=device)
+    steps = torch.arange(_PATCH, device=device)
+    r0 = torch.clamp(torch.floor(t["centre"][c[:, 4]]).long() - _PATCH // 2, 0, IMAGE_SIZE - _PATCH)
+    c0 = torch.clamp(torch.floor(t["centre"][c[:, 3]]).long() - _PATCH // 2, 0, IMAGE_SIZE - _PATCH)
+    zero = torch.zeros((), dtype=torch.int64, device=device)
+    for kind in range(3):
+        chosen = torch.nonzero(c[:, 0] == kind).flatten()
+        for start in range(0, chosen.shape[0], chunk):
+            ii = chosen[start : start + chunk]
+            cc = c[ii]
+            rows = r0[ii, None] + steps
+            cols = c0[ii, None] + steps
+            cx = t["centre"][cc[:, 3]]
+            cy = t["centre"][cc[:, 4]]
+            dx = (cols.to(torch.float64) + 0.5)[:, None, :] - cx[:, None, None]
+            dy = cy[:, None, None] - (rows.to(torch.float64) + 0.5)[:, :, None]
+            cs = t["cos"][cc[:, 2]][:, None, None]
+            sn = t["sin"][cc[:, 2]][:, None, None]
+            k = t["scale"][cc[:, 1]][:, None, None]
+            u = (cs * dx + sn * dy) / k
+            v = (cs * dy - sn * dx) / k
+            patch = _inside(ops, kind, u, v, t["chains"])
+            out[ii[:, None, None], zero, rows[:, :, None], cols[:, None, :]] = patch.to(torch.float32)
+    return out
