@@ -41,6 +41,8 @@ def _root(
 
 # command modules: each registers its commands on `app`
 from . import _inspect  # noqa: E402,F401
+from . import _train  # noqa: E402,F401
+from . import _encode  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:
