@@ -24,6 +24,10 @@ from . import _format as F
 __all__ = ["LatentsWriter"]
 
 
+def _filter_opts(compression: str | None) -> dict:
+    return dict(compression=compression, shuffle=compression is not None)
+
+
 def _json_attr(obj: Any) -> str:
     return json.dumps(obj if obj is not None else {}, sort_keys=True, default=str)
 
@@ -55,8 +59,9 @@ class LatentsWriter:
         Free-form JSON-serialisable descriptions stored as root attributes.
     chunk_rows : int, default 65536
         Rows per HDF5 chunk and per flush (see docs/latents-format.md for the measurements).
-    compression : {"lzf", "gzip", None}, default "lzf"
-        HDF5 filter for every dataset (with the shuffle filter).
+    compression : {"auto", "lzf", "gzip", None}, default "auto"
+        HDF5 filter (with the shuffle filter). ``"auto"`` stores the float datasets raw and
+        compresses the integer ones with lzf; any other value applies to every dataset.
     resume : bool, default False
         Reopen an existing incomplete file and carry on at its ``rows_written`` (rows past
         it are dropped). A missing file is created. Refuses a complete file.
@@ -108,8 +113,8 @@ class LatentsWriter:
         self.chunk_rows = int(chunk_rows)
         if self.chunk_rows < 1:
             raise InvalidInputError(f"chunk_rows must be >= 1; got {chunk_rows}.")
-        if compression not in ("lzf", "gzip", None):
-            raise InvalidInputError(f"compression must be 'lzf', 'gzip' or None; got {compression!r}.")
+        if compression not in ("auto", "lzf", "gzip", None):
+            raise InvalidInputError(f"compression must be 'auto', 'lzf', 'gzip' or None; got {compression!r}.")
         self.compression = compression
         self._classes_dtype = F.classes_dtype(self.factor_sizes)
         self._buffer: list[dict[str, np.ndarray]] = []
@@ -136,18 +141,22 @@ class LatentsWriter:
     def _create(self, h5py, dataset, model):
         f = h5py.File(self.path, "w")
         try:
-            opts = dict(compression=self.compression, shuffle=self.compression is not None)
+            comp = self.compression
+            # "auto": float datasets raw (float mantissas barely compress, and an lzf read is
+            # ~3x slower), integer datasets lzf + shuffle (2-40x smaller); see the format doc
+            fopts = _filter_opts(None if comp == "auto" else comp)
+            iopts = _filter_opts("lzf" if comp == "auto" else comp)
             L, K, c = self.latent_dim, len(self.factor_names), self.chunk_rows
-            f.create_dataset(F.MEAN, shape=(0, L), maxshape=(None, L), dtype="f4", chunks=(c, L), **opts)
+            f.create_dataset(F.MEAN, shape=(0, L), maxshape=(None, L), dtype="f4", chunks=(c, L), **fopts)
             if self.with_logvar:
-                f.create_dataset(F.LOGVAR, shape=(0, L), maxshape=(None, L), dtype="f4", chunks=(c, L), **opts)
+                f.create_dataset(F.LOGVAR, shape=(0, L), maxshape=(None, L), dtype="f4", chunks=(c, L), **fopts)
             f.create_dataset(
                 F.CLASSES, shape=(0, K), maxshape=(None, K), dtype=self._classes_dtype,
-                chunks=(c, max(K, 1)) if K else None, **opts,
+                chunks=(c, max(K, 1)) if K else None, **iopts,
             )
             if self.with_values:
-                f.create_dataset(F.VALUES, shape=(0, K), maxshape=(None, K), dtype="f4", chunks=(c, max(K, 1)), **opts)
-            f.create_dataset(F.INDEX, shape=(0,), maxshape=(None,), dtype="i8", chunks=(c,), **opts)
+                f.create_dataset(F.VALUES, shape=(0, K), maxshape=(None, K), dtype="f4", chunks=(c, max(K, 1)), **fopts)
+            f.create_dataset(F.INDEX, shape=(0,), maxshape=(None,), dtype="i8", chunks=(c,), **iopts)
             a = f.attrs
             a["format"] = F.FORMAT_NAME
             a["version"] = F.FORMAT_VERSION
