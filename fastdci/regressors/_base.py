@@ -22,6 +22,7 @@ from ..errors import InvalidInputError
 
 __all__ = [
     "BatchedClassifier",
+    "EstimatorParams",
     "ClassEncoding",
     "Standardizer",
     "check_X",
@@ -213,16 +214,8 @@ class Standardizer:
 # ----------------------------------------------------------------------------- base class
 
 
-class BatchedClassifier:
-    """Base of the batched per-factor classifiers (scikit-learn manners).
-
-    Subclasses set, in ``fit``: ``classes_`` (list of K arrays), ``n_features_in_``,
-    ``device_`` (torch.device), ``feature_importances_`` (L, K); and implement
-    ``_proba_torch(Xt) -> list of K tensors (N, n_classes_k)`` where ``Xt`` is the raw input
-    as a float tensor on ``device_`` (dtype ``_dtype``).
-    """
-
-    _dtype: torch.dtype = torch.float64
+class EstimatorParams:
+    """``get_params`` / ``set_params`` / ``repr`` from the ``__init__`` signature (sklearn manners)."""
 
     # -- parameters (scikit-learn's get_params/set_params, enough for clone-like use)
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -244,6 +237,19 @@ class BatchedClassifier:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+
+
+class BatchedClassifier(EstimatorParams):
+    """Base of the batched per-factor classifiers (scikit-learn manners).
+
+    Subclasses set, in ``fit``: ``classes_`` (list of K arrays), ``n_features_in_``,
+    ``device_`` (torch.device), ``feature_importances_`` (L, K); and implement
+    ``_proba_torch(Xt) -> list of K tensors (N, n_classes_k)`` where ``Xt`` is the raw input
+    as a float tensor on ``device_`` (dtype ``_dtype``).
+    """
+
+    _dtype: torch.dtype = torch.float64
 
     # -- fitted state
     def _check_fitted(self) -> None:
