@@ -43,6 +43,8 @@ def _root(
 from . import _inspect  # noqa: E402,F401
 from . import _train  # noqa: E402,F401
 from . import _encode  # noqa: E402,F401
+from . import _evaluate  # noqa: E402,F401
+from . import _demo  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,109 @@
+"""`fastdci evaluate` and `fastdci report` end to end through a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fastdci.io import LatentsWriter
+
+SIZES = (3, 4, 5)
+NAMES = ("shape", "scale", "orientation")
+FAST = ["--set", "dci.n_rounds=5", "--set", "dci.max_depth=1", "--set", "beta_vae.num_train=200",
+        "--set", "beta_vae.num_eval=100", "--set", "factor_vae.num_train=200", "--set", "factor_vae.num_eval=100",
+        "--set", "z_max.num_train=200", "--set", "z_max.num_eval=100"]
+
+
+def cli(*args):
+    env = {k: v for k, v in os.environ.items() if k != "FASTDCI_DEBUG"}
+    return subprocess.run([sys.executable, "-m", "fastdci", *map(str, args)], capture_output=True, text=True, env=env)
+
+
+def _write(path, seed):
+    rng = np.random.default_rng(seed)
+    grid = np.stack(np.meshgrid(*[np.arange(s) for s in SIZES], indexing="ij"), -1).reshape(-1, 3)
+    f = np.repeat(grid, 5, axis=0)
+    lat = np.concatenate([f + 0.1 * rng.normal(size=f.shape), rng.normal(size=(len(f), 1))], 1)
+    with LatentsWriter(path, latent_dim=4, factor_names=NAMES, factor_sizes=SIZES, with_logvar=False) as w:
+        w.append(lat, classes=f)
+
+
+@pytest.fixture
+def files(tmp_path):
+    d = tmp_path / "runs"
+    d.mkdir()
+    for i in range(2):
+        _write(d / f"m{i}.h5", i)
+    return d
+
+
+def test_evaluate_many_files_resumes_and_overwrites(files, tmp_path):
+    out = tmp_path / "results"
+    r = cli("evaluate", str(files / "*.h5"), "--metrics", "mig,modularity,dci", "--out", out, *FAST)
+    assert r.returncode == 0, r.stderr
+    assert "m0.h5" in r.stdout and "m1.h5" in r.stdout and "mig.mig" in r.stdout
+    docs = {p.name: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert set(docs) == {"runs_m0.json", "runs_m1.json"}
+    assert 0.5 < docs["runs_m0.json"]["scores"]["mig.mig"] <= 1
+    assert "dci.disentanglement" in docs["runs_m1.json"]["scores"]
+    mtimes = {p: p.stat().st_mtime_ns for p in out.glob("*.json")}
+
+    again = cli("evaluate", str(files / "*.h5"), "--metrics", "mig,modularity,dci", "--out", out, *FAST)
+    assert again.returncode == 0
+    assert again.stderr.count("skipped") == 2  # finished files are not recomputed
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*.json")} == mtimes
+    assert "m0.h5" in again.stdout  # still in the table, from the saved result
+
+    redo = cli("evaluate", files / "m0.h5", "--metrics", "mig", "--out", out, "--overwrite")
+    assert redo.returncode == 0
+    assert (out / "runs_m0.json").stat().st_mtime_ns != mtimes[out / "runs_m0.json"]
+    assert set(json.loads((out / "runs_m0.json").read_text())["scores"]) == {"mig.mig"}
+
+
+def test_evaluate_json_format(files):
+    r = cli("evaluate", files / "m0.h5", "--metrics", "mig", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    docs = json.loads(r.stdout)
+    assert len(docs) == 1 and docs[0]["file"].endswith("m0.h5") and "mig.mig" in docs[0]["scores"]
+
+
+def test_evaluate_mix_of_good_and_bad_files(files, tmp_path):
+    bad = tmp_path / "bad.h5"
+    bad.write_text("not a latents file")
+    r = cli("evaluate", files / "m0.h5", bad, tmp_path / "missing.h5", files / "m1.h5", "--metrics", "mig",
+            "--out", tmp_path / "res")
+    assert r.returncode == 1  # some failed ...
+    assert "not an HDF5 file" in r.stderr and "no such file" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "res").glob("*.json")) == ["runs_m0.json", "runs_m1.json"]  # ... the good ran
+    assert "m0.h5" in r.stdout and "m1.h5" in r.stdout
+
+
+def test_evaluate_bad_options(files):
+    r = cli("evaluate", files / "m0.h5", "--metrics", "nope")
+    assert r.returncode == 1 and "unknown metric 'nope'" in r.stderr
+    r = cli("evaluate", files / "m0.h5", "--set", "max_train")
+    assert r.returncode == 1 and "METRIC.OPTION=VALUE" in r.stderr
+
+
+def test_report_writes_pngs_and_html(files, tmp_path):
+    out = tmp_path / "report"
+    r = cli("report", files / "m0.h5", "--out", out, "--metrics", "mig,dci", *FAST[:4])
+    assert r.returncode == 0, r.stderr
+    page = (out / "index.html").read_text()
+    import re
+
+    srcs = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert srcs and all((out / s).exists() for s in srcs)  # only files that exist
+    pngs = sorted(out.glob("*.png"))
+    assert {p.name for p in pngs} == {"dci_importance.png", "mutual_information.png", "latent_histograms.png"}
+    for p in pngs:
+        img = np.asarray(Image.open(p).convert("L"), dtype=float)
+        assert img.shape[0] > 200 and img.shape[1] > 200
+        assert img.std() > 10, f"{p.name} looks blank"
+    assert "mig" in page and "dci" in page
