@@ -42,7 +42,7 @@ def _dtype_kind(x: Any) -> str:
     return np.dtype(x.dtype).kind
 
 
-def check_latents(latents: Any, name: str = "latents", *, min_rows: int = 2):
+def check_latents(latents: Any, name: str = "latents", *, min_rows: int = 2, check_finite: bool = True):
     """Check a (n_samples, n_latents) float array with finite values; return it unchanged.
 
     Raises
@@ -51,6 +51,9 @@ def check_latents(latents: Any, name: str = "latents", *, min_rows: int = 2):
         wrong number of dimensions, a transposed-looking shape, too few rows, NaN or inf.
     InvalidDTypeError
         a non-floating dtype (integers are accepted and converted by the caller).
+
+    ``check_finite=False`` skips the NaN/inf scan, for callers whose own first pass finds
+    non-finite values (they call this again with the default to raise the message).
     """
     latents = _as_array(latents, name)
     shape = _shape(latents)
@@ -76,7 +79,7 @@ def check_latents(latents: Any, name: str = "latents", *, min_rows: int = 2):
         raise InvalidInputError(f"{name} needs at least {min_rows} rows (data points); got {n}.")
     if l < 1:
         raise InvalidInputError(f"{name} needs at least one latent dimension; got shape {shape}.")
-    if kind == "f":
+    if kind == "f" and check_finite:
         ns = array_namespace(latents)
         if ns == "torch":
             import torch

@@ -1,0 +1,401 @@
+"""Numba CPU kernels: discretisation, joint histograms, entropy and mutual information.
+
+The information metrics (:mod:`fastdci.metrics.information`) reduce a pair
+``(latents (N, L) float, factors (N, K) int)`` to one table of int64 counts
+``counts[l, k, c, b]`` = number of rows whose factor ``k`` has class ``c`` and whose latent
+``l`` falls in bin ``b``; every score is computed from those counts.
+
+Binning follows disentanglement_lib's ``histogram_discretizer`` exactly:
+
+- edges of latent ``l`` are ``np.histogram(latents[:, l], n_bins)[1]``: ``n_bins + 1``
+  evenly spaced values from the column's minimum to its maximum, in the column's dtype (a
+  constant column gets ``[v - 0.5, v + 0.5]``). They depend only on (min, max, dtype), so
+  :func:`uniform_edges` rebuilds them from a min/max pass with numpy's own routine;
+- the label is ``np.digitize(x, edges[:-1])`` (1..n_bins); fastdci's 0-based code is that
+  label minus one: ``code = #{i < n_bins : edges[i] <= x} - 1``, compared in the latents'
+  dtype, so values sitting on an edge land where numpy puts them. Values below ``edges[0]``
+  (possible only with edges given by the caller) go to bin 0, values above ``edges[-1]`` to the
+  last bin.
+
+Kernels (module-level ``numba.njit``; the ``parallel=True`` ones compile on first use and are
+not cached):
+
+==========================  =========================================================
+``minmax_columns``          per-column min and max, and a count of non-finite values
+``joint_counts``            the (L, K, C, B) int64 joint histogram, one parallel pass
+``discretize``              the (N, L) int64 codes (for tests and for the torch path)
+==========================  =========================================================
+
+``KERNELS`` maps these names to the functions. Entropy and mutual information from counts
+(:func:`mutual_info_from_counts`, :func:`entropy_from_counts`) are NumPy: the tables are small
+(``n_classes x n_bins``), and NumPy lets the formula follow scikit-learn's
+``mutual_info_score`` term by term, so the numbers agree to the last few ulps.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import prange
+
+__all__ = [
+    "KERNELS",
+    "discretize",
+    "entropy_from_counts",
+    "joint_counts",
+    "joint_entropy_from_counts",
+    "minmax_columns",
+    "mutual_info_from_counts",
+    "quantile_edges",
+    "uniform_edges",
+]
+
+
+def _n_chunks(n_rows: int) -> int:
+    """How many row blocks a parallel kernel splits ``n_rows`` into (>= 1)."""
+    threads = numba.get_num_threads()
+    return max(1, min(n_rows, threads))
+
+
+# ---------------------------------------------------------------------------------------------
+# min / max
+
+
+@numba.njit(parallel=True)
+def _minmax_kernel(x, n_chunks):
+    n, L = x.shape
+    mins = np.empty((n_chunks, L), dtype=x.dtype)
+    maxs = np.empty((n_chunks, L), dtype=x.dtype)
+    bad = np.zeros(n_chunks, dtype=np.int64)
+    for c in prange(n_chunks):
+        lo = c * n // n_chunks
+        hi = (c + 1) * n // n_chunks
+        mn = x[lo].copy()
+        mx = x[lo].copy()
+        nbad = 0
+        for i in range(lo, hi):
+            for j in range(L):
+                v = x[i, j]
+                if v < mn[j]:
+                    mn[j] = v
+                if v > mx[j]:
+                    mx[j] = v
+                if not (v - v == 0):  # NaN or +-inf
+                    nbad += 1
+        mins[c] = mn
+        maxs[c] = mx
+        bad[c] = nbad
+    out_min = mins[0].copy()
+    out_max = maxs[0].copy()
+    for c in range(1, n_chunks):
+        for j in range(L):
+            if mins[c, j] < out_min[j]:
+                out_min[j] = mins[c, j]
+            if maxs[c, j] > out_max[j]:
+                out_max[j] = maxs[c, j]
+    return out_min, out_max, bad.sum()
+
+
+def minmax_columns(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-column minimum and maximum, and the number of non-finite entries, in one pass.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, L), float32 or float64, C-contiguous, N >= 1
+
+    Returns
+    -------
+    mins, maxs : ndarray, shape (L,), x's dtype
+        Meaningless where the column holds NaN (check ``n_bad`` first).
+    n_bad : int
+        How many entries are NaN or +-inf.
+    """
+    x = np.ascontiguousarray(x)
+    mn, mx, bad = _minmax_kernel(x, _n_chunks(x.shape[0]))
+    return mn, mx, int(bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# edges
+
+
+def uniform_edges(mins: np.ndarray, maxs: np.ndarray, n_bins: int, dtype) -> np.ndarray:
+    """The edges ``np.histogram(column, n_bins)`` uses, from each column's (min, max).
+
+    Parameters
+    ----------
+    mins, maxs : array_like, shape (L,)
+        Per-column minimum and maximum.
+    n_bins : int
+    dtype : float32 or float64
+        The latents' dtype: numpy computes the edges in it.
+
+    Returns
+    -------
+    ndarray, shape (L, n_bins + 1), ``dtype``
+        Row ``l`` equals ``np.histogram_bin_edges(latents[:, l], n_bins)`` bit for bit (numpy's
+        edges depend only on the column's min, max and dtype, so they are computed by numpy
+        itself from a two-element column holding them).
+    """
+    dtype = np.dtype(dtype)
+    mins = np.asarray(mins, dtype=dtype)
+    maxs = np.asarray(maxs, dtype=dtype)
+    out = np.empty((mins.shape[0], n_bins + 1), dtype=dtype)
+    for j in range(mins.shape[0]):
+        out[j] = np.histogram_bin_edges(np.array([mins[j], maxs[j]], dtype=dtype), n_bins)
+    return out
+
+
+def quantile_edges(x: np.ndarray, n_bins: int) -> np.ndarray:
+    """Equal-frequency edges: the ``i / n_bins`` quantiles of each column (numpy's linear rule).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, L), float32 or float64
+    n_bins : int
+
+    Returns
+    -------
+    ndarray, shape (L, n_bins + 1), x's dtype
+        Non-decreasing; ties in the data give repeated edges and hence empty bins.
+    """
+    q = np.linspace(0.0, 1.0, n_bins + 1)
+    e = np.quantile(x, q, axis=0).T.astype(x.dtype)
+    e = np.maximum.accumulate(e, axis=1)  # rounding to float32 must not break monotonicity
+    return np.ascontiguousarray(e)
+
+
+# ---------------------------------------------------------------------------------------------
+# binning
+
+
+@numba.njit(inline="always")
+def _bin_of(v, e, lo, scale, n_bins, uniform):
+    """0-based bin of ``v``: #{i < n_bins : e[i] <= v} - 1, clipped to [0, n_bins - 1]."""
+    if uniform:
+        g = (np.float64(v) - lo) * scale
+        if g >= n_bins:
+            b = n_bins - 1
+        elif g > 0.0:
+            b = int(g)
+        else:
+            b = 0
+        # the arithmetic guess is within a bin or so; the edges decide
+        while b < n_bins - 1 and v >= e[b + 1]:
+            b += 1
+        while b > 0 and v < e[b]:
+            b -= 1
+        return b
+    # binary search over e[1:n_bins]
+    a = 1
+    z = n_bins
+    while a < z:
+        m = (a + z) >> 1
+        if e[m] <= v:
+            a = m + 1
+        else:
+            z = m
+    return a - 1
+
+
+def _edge_params(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lo = edges[:, 0].astype(np.float64)
+    width = edges[:, -1].astype(np.float64) - lo
+    n_bins = edges.shape[1] - 1
+    scale = np.where(width > 0, n_bins / np.where(width > 0, width, 1.0), 0.0)
+    return lo, scale
+
+
+@numba.njit(parallel=True)
+def _discretize_kernel(x, edges, lo, scale, uniform):
+    n, L = x.shape
+    n_bins = edges.shape[1] - 1
+    out = np.empty((n, L), dtype=np.int64)
+    for i in prange(n):
+        for j in range(L):
+            out[i, j] = _bin_of(x[i, j], edges[j], lo[j], scale[j], n_bins, uniform)
+    return out
+
+
+def discretize(x: np.ndarray, edges: np.ndarray, *, uniform: bool = True) -> np.ndarray:
+    """0-based bin codes of every entry: ``np.digitize(x[:, l], edges[l, :-1]) - 1``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, L), float32 or float64
+    edges : ndarray, shape (L, n_bins + 1), x's dtype, each row non-decreasing
+    uniform : bool, default True
+        True when each row of ``edges`` is evenly spaced (a faster arithmetic guess, corrected
+        against the edges); False for arbitrary edges (binary search). Both give the same codes.
+
+    Returns
+    -------
+    ndarray, shape (N, L), int64, values in [0, n_bins)
+    """
+    x = np.ascontiguousarray(x)
+    edges = np.ascontiguousarray(edges, dtype=x.dtype)
+    lo, scale = _edge_params(edges)
+    return _discretize_kernel(x, edges, lo, scale, bool(uniform))
+
+
+_FLUSH_ROWS = 1 << 30  # int32 partial counts are flushed to int64 at least this often
+
+
+@numba.njit(parallel=True)
+def _joint_counts_kernel(x, y, edges, lo, scale, n_classes, uniform, n_chunks):
+    # Each task counts a block of rows into its own flat int32 table laid out (K, C, L, B):
+    # the L x B slab of one (factor, class) is contiguous, so a row touches K small regions.
+    n, L = x.shape
+    K = y.shape[1]
+    B = edges.shape[1] - 1
+    slab = L * B
+    size = K * n_classes * slab
+    parts = np.zeros((n_chunks, size), dtype=np.int64)
+    for c in prange(n_chunks):
+        r0 = c * n // n_chunks
+        r1 = (c + 1) * n // n_chunks
+        h = np.zeros(size, dtype=np.int32)
+        codes = np.empty(L, dtype=np.intp)
+        s = r0
+        while s < r1:
+            e = min(r1, s + _FLUSH_ROWS)
+            for i in range(s, e):
+                for j in range(L):
+                    codes[j] = j * B + _bin_of(x[i, j], edges[j], lo[j], scale[j], B, uniform)
+                for k in range(K):
+                    base = (k * n_classes + y[i, k]) * slab
+                    for j in range(L):
+                        h[base + codes[j]] += 1
+            for t in range(size):
+                parts[c, t] += h[t]
+                h[t] = 0
+            s = e
+    out = parts[0].copy()
+    for c in range(1, n_chunks):
+        out += parts[c]
+    return out.reshape((K, n_classes, L, B))
+
+
+def joint_counts(
+    x: np.ndarray, y: np.ndarray, edges: np.ndarray, n_classes: int, *, uniform: bool = True
+) -> np.ndarray:
+    """Count every (latent, factor) joint histogram in one parallel pass.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, L), float32 or float64
+        Latents.
+    y : ndarray, shape (N, K), int64
+        Factor classes, each in ``[0, n_classes)`` (not checked here: validate first).
+    edges : ndarray, shape (L, n_bins + 1), x's dtype
+        Bin edges per latent (:func:`uniform_edges` or :func:`quantile_edges`).
+    n_classes : int
+        At least ``y.max() + 1``; every factor's class axis is padded to it.
+    uniform : bool, default True
+        See :func:`discretize`.
+
+    Returns
+    -------
+    ndarray, shape (L, K, n_classes, n_bins), int64
+        ``counts[l, k, c, b]`` = #rows with ``y[:, k] == c`` and ``x[:, l]`` in bin ``b``.
+    """
+    x = np.ascontiguousarray(x)
+    y = np.ascontiguousarray(y, dtype=np.int64)
+    edges = np.ascontiguousarray(edges, dtype=x.dtype)
+    lo, scale = _edge_params(edges)
+    n = x.shape[0]
+    if n == 0:
+        return np.zeros((x.shape[1], y.shape[1], int(n_classes), edges.shape[1] - 1), dtype=np.int64)
+    out = _joint_counts_kernel(x, y, edges, lo, scale, int(n_classes), bool(uniform), _n_chunks(n))
+    return np.ascontiguousarray(out.transpose(2, 0, 1, 3))
+
+
+KERNELS = {
+    "minmax_columns": minmax_columns,
+    "discretize": discretize,
+    "joint_counts": joint_counts,
+}
+"""Name -> kernel, for dispatch and for the CUDA/torch paths to mirror."""
+
+
+# ---------------------------------------------------------------------------------------------
+# entropy and mutual information from counts (nats)
+
+
+def mutual_info_from_counts(table: np.ndarray) -> float:
+    """Mutual information (nats) of the two variables whose contingency table is ``table``.
+
+    Parameters
+    ----------
+    table : array_like, shape (R, C), non-negative integers
+        ``table[r, c]`` = #rows with first variable ``r`` and second ``c``. Empty rows and
+        columns (classes never seen) are ignored.
+
+    Returns
+    -------
+    float
+        ``sum_rc p_rc log(p_rc / (p_r p_c))`` with ``0 log 0 = 0``; 0 when either variable
+        takes a single value. The terms are formed and summed as scikit-learn's
+        ``mutual_info_score(..., contingency=table)`` does (terms below machine epsilon dropped,
+        the sum clipped at 0), so the two agree to rounding.
+    """
+    t = np.asarray(table, dtype=np.int64)
+    pi = t.sum(axis=1)
+    pj = t.sum(axis=0)
+    pi = pi[pi > 0]
+    pj = pj[pj > 0]
+    if pi.size <= 1 or pj.size <= 1:
+        return 0.0
+    rows = t.sum(axis=1)
+    cols = t.sum(axis=0)
+    nzx, nzy = np.nonzero(t)
+    nz = t[nzx, nzy]
+    total = int(nz.sum())
+    p = nz / total
+    outer = rows[nzx].astype(np.int64) * cols[nzy].astype(np.int64)
+    log_outer = -np.log(outer) + math.log(total) + math.log(total)
+    terms = p * (np.log(nz) - math.log(total)) + p * log_outer
+    terms = np.where(np.abs(terms) < np.finfo(np.float64).eps, 0.0, terms)
+    return float(max(terms.sum(), 0.0))
+
+
+def entropy_from_counts(counts: np.ndarray) -> float:
+    """Entropy (nats) of a discrete variable from its class counts (``0 log 0 = 0``).
+
+    Computed as the mutual information of the variable with itself (the diagonal contingency
+    table), which is how disentanglement_lib's ``discrete_entropy`` computes it, so factor
+    entropies agree with its numbers to rounding.
+
+    Parameters
+    ----------
+    counts : array_like, shape (C,), non-negative integers
+
+    Returns
+    -------
+    float
+    """
+    c = np.asarray(counts, dtype=np.int64)
+    c = c[c > 0]
+    return mutual_info_from_counts(np.diag(c))
+
+
+def joint_entropy_from_counts(table: np.ndarray) -> float:
+    """Joint entropy (nats) ``-sum p log p`` of a contingency table of counts (``0 log 0 = 0``).
+
+    Parameters
+    ----------
+    table : array_like, any shape, non-negative integers
+
+    Returns
+    -------
+    float
+    """
+    t = np.asarray(table, dtype=np.int64).ravel()
+    nz = t[t > 0]
+    if nz.size <= 1:
+        return 0.0
+    total = int(nz.sum())
+    p = nz / total
+    return float(max(-(p * (np.log(nz) - math.log(total))).sum(), 0.0))
