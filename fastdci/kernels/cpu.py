@@ -17,8 +17,12 @@ Binning follows disentanglement_lib's ``histogram_discretizer`` exactly:
   (possible only with edges given by the caller) go to bin 0, values above ``edges[-1]`` to the
   last bin.
 
-Kernels (module-level ``numba.njit``; the ``parallel=True`` ones compile on first use and are
-not cached):
+Kernels are module-level ``numba.njit(nogil=True, cache=True)`` functions with explicit
+float32/float64 signatures, each over a block of rows; the Python wrappers split the rows into
+one block per thread (``numba.config.NUMBA_NUM_THREADS``) and run the blocks in a thread pool,
+since the kernels release the GIL. Measured on the 2-core CI machine, this is as fast as
+``parallel=True`` and, unlike it, caches to disk: the first call of a process costs
+milliseconds instead of the several seconds of parfor compilation per dtype.
 
 ==========================  =========================================================
 ``minmax_columns``          per-column min and max, and a count of non-finite values
@@ -35,10 +39,10 @@ not cached):
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
-from numba import prange
 
 __all__ = [
     "KERNELS",
@@ -53,49 +57,59 @@ __all__ = [
 ]
 
 
-def _n_chunks(n_rows: int) -> int:
-    """How many row blocks a parallel kernel splits ``n_rows`` into (>= 1)."""
-    threads = numba.get_num_threads()
-    return max(1, min(n_rows, threads))
+_MIN_BLOCK = 1 << 16  # rows below which one thread does the whole job
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _threads() -> int:
+    return max(1, int(numba.config.NUMBA_NUM_THREADS))
+
+
+def _blocks(n_rows: int) -> list[tuple[int, int]]:
+    """Split ``range(n_rows)`` into one contiguous block per thread (one block when small)."""
+    k = max(1, min(_threads(), n_rows // _MIN_BLOCK))
+    return [(i * n_rows // k, (i + 1) * n_rows // k) for i in range(k)]
+
+
+def _run_blocks(fn, n_rows: int, *args) -> list:
+    """Run ``fn(*args, r0, r1)`` over row blocks; the kernels release the GIL, so blocks run
+    in parallel threads."""
+    global _POOL
+    blocks = _blocks(n_rows)
+    if len(blocks) == 1:
+        return [fn(*args, 0, n_rows)]
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="fastdci-kernel")
+    futures = [_POOL.submit(fn, *args, r0, r1) for r0, r1 in blocks]
+    return [f.result() for f in futures]
+
+
+def _sigs(template: str) -> list[str]:
+    return [template.replace("F", f) for f in ("float32", "float64")]
 
 
 # ---------------------------------------------------------------------------------------------
 # min / max
 
 
-@numba.njit(parallel=True)
-def _minmax_kernel(x, n_chunks):
-    n, L = x.shape
-    mins = np.empty((n_chunks, L), dtype=x.dtype)
-    maxs = np.empty((n_chunks, L), dtype=x.dtype)
-    bad = np.zeros(n_chunks, dtype=np.int64)
-    for c in prange(n_chunks):
-        lo = c * n // n_chunks
-        hi = (c + 1) * n // n_chunks
-        mn = x[lo].copy()
-        mx = x[lo].copy()
-        nbad = 0
-        for i in range(lo, hi):
-            for j in range(L):
-                v = x[i, j]
-                if v < mn[j]:
-                    mn[j] = v
-                if v > mx[j]:
-                    mx[j] = v
-                if not (v - v == 0):  # NaN or +-inf
-                    nbad += 1
-        mins[c] = mn
-        maxs[c] = mx
-        bad[c] = nbad
-    out_min = mins[0].copy()
-    out_max = maxs[0].copy()
-    for c in range(1, n_chunks):
+@numba.njit(
+    _sigs("Tuple((F[::1], F[::1], int64))(F[:, ::1], int64, int64)"), nogil=True, cache=True
+)
+def _minmax_rows(x, r0, r1):
+    L = x.shape[1]
+    mn = x[r0].copy()
+    mx = x[r0].copy()
+    nbad = 0
+    for i in range(r0, r1):
         for j in range(L):
-            if mins[c, j] < out_min[j]:
-                out_min[j] = mins[c, j]
-            if maxs[c, j] > out_max[j]:
-                out_max[j] = maxs[c, j]
-    return out_min, out_max, bad.sum()
+            v = x[i, j]
+            if v < mn[j]:
+                mn[j] = v
+            if v > mx[j]:
+                mx[j] = v
+            if not (v - v == 0):  # NaN or +-inf
+                nbad += 1
+    return mn, mx, nbad
 
 
 def minmax_columns(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -103,7 +117,7 @@ def minmax_columns(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
 
     Parameters
     ----------
-    x : ndarray, shape (N, L), float32 or float64, C-contiguous, N >= 1
+    x : ndarray, shape (N, L), float32 or float64, N >= 1
 
     Returns
     -------
@@ -113,8 +127,10 @@ def minmax_columns(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         How many entries are NaN or +-inf.
     """
     x = np.ascontiguousarray(x)
-    mn, mx, bad = _minmax_kernel(x, _n_chunks(x.shape[0]))
-    return mn, mx, int(bad)
+    parts = _run_blocks(_minmax_rows, x.shape[0], x)
+    mins = np.min([p[0] for p in parts], axis=0)
+    maxs = np.max([p[1] for p in parts], axis=0)
+    return mins, maxs, int(sum(p[2] for p in parts))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,15 +224,16 @@ def _edge_params(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lo, scale
 
 
-@numba.njit(parallel=True)
-def _discretize_kernel(x, edges, lo, scale, uniform):
-    n, L = x.shape
+@numba.njit(
+    _sigs("void(F[:, ::1], F[:, ::1], float64[::1], float64[::1], boolean, int64[:, ::1], int64, int64)"),
+    nogil=True, cache=True,
+)
+def _discretize_rows(x, edges, lo, scale, uniform, out, r0, r1):
+    L = x.shape[1]
     n_bins = edges.shape[1] - 1
-    out = np.empty((n, L), dtype=np.int64)
-    for i in prange(n):
+    for i in range(r0, r1):
         for j in range(L):
             out[i, j] = _bin_of(x[i, j], edges[j], lo[j], scale[j], n_bins, uniform)
-    return out
 
 
 def discretize(x: np.ndarray, edges: np.ndarray, *, uniform: bool = True) -> np.ndarray:
@@ -237,45 +254,46 @@ def discretize(x: np.ndarray, edges: np.ndarray, *, uniform: bool = True) -> np.
     x = np.ascontiguousarray(x)
     edges = np.ascontiguousarray(edges, dtype=x.dtype)
     lo, scale = _edge_params(edges)
-    return _discretize_kernel(x, edges, lo, scale, bool(uniform))
+    out = np.empty(x.shape, dtype=np.int64)
+    _run_blocks(_discretize_rows, x.shape[0], x, edges, lo, scale, bool(uniform), out)
+    return out
 
 
 _FLUSH_ROWS = 1 << 30  # int32 partial counts are flushed to int64 at least this often
 
 
-@numba.njit(parallel=True)
-def _joint_counts_kernel(x, y, edges, lo, scale, n_classes, uniform, n_chunks):
-    # Each task counts a block of rows into its own flat int32 table laid out (K, C, L, B):
-    # the L x B slab of one (factor, class) is contiguous, so a row touches K small regions.
-    n, L = x.shape
+@numba.njit(
+    _sigs("int64[::1](F[:, ::1], int64[:, ::1], F[:, ::1], float64[::1], float64[::1], int64, boolean, "
+          "int64, int64)"),
+    nogil=True, cache=True,
+)
+def _joint_counts_rows(x, y, edges, lo, scale, n_classes, uniform, r0, r1):
+    # Counts rows r0..r1 into a flat int32 table laid out (K, C, L, B), flushed to int64 at
+    # least every _FLUSH_ROWS rows: the L x B slab of one (factor, class) is contiguous, so a
+    # row touches K small regions of a table that stays in cache.
+    L = x.shape[1]
     K = y.shape[1]
     B = edges.shape[1] - 1
     slab = L * B
     size = K * n_classes * slab
-    parts = np.zeros((n_chunks, size), dtype=np.int64)
-    for c in prange(n_chunks):
-        r0 = c * n // n_chunks
-        r1 = (c + 1) * n // n_chunks
-        h = np.zeros(size, dtype=np.int32)
-        codes = np.empty(L, dtype=np.intp)
-        s = r0
-        while s < r1:
-            e = min(r1, s + _FLUSH_ROWS)
-            for i in range(s, e):
+    out = np.zeros(size, dtype=np.int64)
+    h = np.zeros(size, dtype=np.int32)
+    codes = np.empty(L, dtype=np.intp)
+    s = r0
+    while s < r1:
+        e = min(r1, s + _FLUSH_ROWS)
+        for i in range(s, e):
+            for j in range(L):
+                codes[j] = j * B + _bin_of(x[i, j], edges[j], lo[j], scale[j], B, uniform)
+            for k in range(K):
+                base = (k * n_classes + y[i, k]) * slab
                 for j in range(L):
-                    codes[j] = j * B + _bin_of(x[i, j], edges[j], lo[j], scale[j], B, uniform)
-                for k in range(K):
-                    base = (k * n_classes + y[i, k]) * slab
-                    for j in range(L):
-                        h[base + codes[j]] += 1
-            for t in range(size):
-                parts[c, t] += h[t]
-                h[t] = 0
-            s = e
-    out = parts[0].copy()
-    for c in range(1, n_chunks):
-        out += parts[c]
-    return out.reshape((K, n_classes, L, B))
+                    h[base + codes[j]] += 1
+        for t in range(size):
+            out[t] += h[t]
+            h[t] = 0
+        s = e
+    return out
 
 
 def joint_counts(
@@ -308,8 +326,12 @@ def joint_counts(
     n = x.shape[0]
     if n == 0:
         return np.zeros((x.shape[1], y.shape[1], int(n_classes), edges.shape[1] - 1), dtype=np.int64)
-    out = _joint_counts_kernel(x, y, edges, lo, scale, int(n_classes), bool(uniform), _n_chunks(n))
-    return np.ascontiguousarray(out.transpose(2, 0, 1, 3))
+    L, K, B = x.shape[1], y.shape[1], edges.shape[1] - 1
+    parts = _run_blocks(_joint_counts_rows, n, x, y, edges, lo, scale, int(n_classes), bool(uniform))
+    out = parts[0]
+    for p in parts[1:]:
+        out += p
+    return np.ascontiguousarray(out.reshape(K, int(n_classes), L, B).transpose(2, 0, 1, 3))
 
 
 KERNELS = {
