@@ -148,6 +148,11 @@ def uniform_edges(mins: np.ndarray, maxs: np.ndarray, n_bins: int, dtype) -> np.
     dtype : float32 or float64
         The latents' dtype: numpy computes the edges in it.
 
+    Raises
+    ------
+    InvalidInputError
+        When a column's range is too narrow for ``n_bins`` distinct edges in ``dtype``.
+
     Returns
     -------
     ndarray, shape (L, n_bins + 1), ``dtype``
@@ -160,7 +165,16 @@ def uniform_edges(mins: np.ndarray, maxs: np.ndarray, n_bins: int, dtype) -> np.
     maxs = np.asarray(maxs, dtype=dtype)
     out = np.empty((mins.shape[0], n_bins + 1), dtype=dtype)
     for j in range(mins.shape[0]):
-        out[j] = np.histogram_bin_edges(np.array([mins[j], maxs[j]], dtype=dtype), n_bins)
+        try:
+            out[j] = np.histogram_bin_edges(np.array([mins[j], maxs[j]], dtype=dtype), n_bins)
+        except ValueError as exc:  # numpy: "Too many bins for data range"
+            from ..errors import InvalidInputError
+
+            raise InvalidInputError(
+                f"latent {j} spans [{mins[j]!r}, {maxs[j]!r}], too narrow for {n_bins} distinct bin "
+                f"edges in {dtype} ({exc}); disentanglement_lib's np.histogram fails the same way. "
+                "Cast the latents to float64, or use fewer bins."
+            ) from exc
     return out
 
 
