@@ -141,22 +141,17 @@ class InformationStats:
 
     def mutual_info(self) -> np.ndarray:
         """(L, K) float64: I(z_l; v_k) in nats between binned latent l and factor k."""
-        L, K = self.counts.shape[:2]
-        out = np.empty((L, K), dtype=np.float64)
-        for l in range(L):
-            for k in range(K):
-                out[l, k] = _cpu.mutual_info_from_counts(self.counts[l, k])
-        return out
+        return _cpu.mutual_info_matrix(self.counts)
 
     def factor_entropy(self) -> np.ndarray:
         """(K,) float64: H(v_k) in nats, from the class counts."""
         per_class = self.counts[0].sum(axis=2)  # (K, C)
-        return np.array([_cpu.entropy_from_counts(c) for c in per_class], dtype=np.float64)
+        return _entropies(per_class)
 
     def latent_entropy(self) -> np.ndarray:
         """(L,) float64: H(z_l) in nats of the binned latent (0 for a constant latent)."""
         per_bin = self.counts[:, 0].sum(axis=1)  # (L, B)
-        return np.array([_cpu.entropy_from_counts(c) for c in per_bin], dtype=np.float64)
+        return _entropies(per_bin)
 
     def joint_entropy(self) -> np.ndarray:
         """(L, K) float64: H(z_l, v_k) in nats."""
@@ -166,6 +161,15 @@ class InformationStats:
             for k in range(K):
                 out[l, k] = _cpu.joint_entropy_from_counts(self.counts[l, k])
         return out
+
+
+def _entropies(counts: np.ndarray) -> np.ndarray:
+    """Entropy (nats) of each row of class counts, as I(v; v) (disentanglement_lib's way)."""
+    n = counts.shape[-1]
+    diag = np.zeros(counts.shape + (n,), dtype=np.int64)
+    idx = np.arange(n)
+    diag[..., idx, idx] = counts
+    return _cpu.mutual_info_matrix(diag)
 
 
 def _counts_numpy(x: np.ndarray, y: np.ndarray, edges: np.ndarray, n_classes: int, uniform: bool) -> np.ndarray:

@@ -242,3 +242,19 @@ def test_torch_kernels_match_numba_on_cuda(awkward_latents, rng):
     xt = torch.from_numpy(x).cuda()
     counts = torch_hist.joint_counts(xt, torch.from_numpy(y).cuda(), edges, 11)
     np.testing.assert_array_equal(counts, cpu.joint_counts(x, y, edges, 11))
+
+
+def test_mutual_info_matrix_equals_sklearn_per_table(rng):
+    n = 2000
+    codes = rng.integers(0, 20, size=(n, 3))
+    codes[:, 2] = 4  # a one-bin latent: MI 0
+    y = rng.integers(0, [3, 12], size=(n, 2))
+    y[:, 1] = np.where(y[:, 1] == 5, 0, y[:, 1])  # an unused class
+    codes[:, 0] = (codes[:, 0] + y[:, 1]) % 20  # dependent pair
+    counts = _loop_counts(codes, y, 12, 20)
+    got = cpu.mutual_info_matrix(counts)
+    assert got.shape == (3, 2)
+    for l in range(3):
+        for k in range(2):
+            assert abs(got[l, k] - mutual_info_score(y[:, k], codes[:, l])) < 1e-10
+    assert np.all(got[2] == 0.0)
