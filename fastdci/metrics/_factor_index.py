@@ -187,16 +187,23 @@ class FactorIndex:
         return self._table(kind).usable_count > 0
 
     # -- groupings -------------------------------------------------------------------------
-    def fixed(self, k: int) -> Grouping:
-        """Rows grouped by the value of factor ``k`` (one group per value, empty ones included)."""
+    def fixed(self, k: int, out: np.ndarray | None = None) -> Grouping:
+        """Rows grouped by the value of factor ``k`` (one group per value, empty ones included).
+
+        ``out``, an (N,) int64 array, receives the sorted rows (the grouping then views it).
+        """
         g = self._fixed[k]
         if g is None:
             counts = self._counts[k]
             # a stable sort of small integers is a radix sort in NumPy: O(N)
             col = self.factors[:, k].astype(_small_dtype(len(counts)))
-            order = np.argsort(col, kind="stable").astype(np.int64)
+            order = np.argsort(col, kind="stable")
+            if out is None:
+                out = order.astype(np.int64)
+            else:
+                out[:] = order
             starts = (np.cumsum(counts) - counts).astype(np.int64)
-            g = Grouping(order, starts, counts, np.arange(len(counts), dtype=np.int64), len(counts))
+            g = Grouping(out, starts, counts, np.arange(len(counts), dtype=np.int64), len(counts))
             self._fixed[k] = g
         return g
 
@@ -222,14 +229,20 @@ class FactorIndex:
         table = self._tables.get(kind)
         if table is not None:
             return table
+        n = self.n_rows
         if kind == "fixed":
+            order = np.empty(self.n_factors * n, np.int64)
+            for k in range(self.n_factors):
+                if self._fixed[k] is None:  # sort straight into the table
+                    self.fixed(k, out=order[k * n : (k + 1) * n])
+                else:
+                    order[k * n : (k + 1) * n] = self._fixed[k].order
             groupings = [self.fixed(k) for k in range(self.n_factors)]
         elif kind == "others":
             groupings = [self.others(k) for k in range(self.n_factors)]
+            order = np.concatenate([g.order for g in groupings]) if groupings else np.zeros(0, np.int64)
         else:
             raise InvalidInputError(f"kind must be 'fixed' or 'others'; got {kind!r}.")
-        n = self.n_rows
-        order = np.concatenate([g.order for g in groupings]) if groupings else np.zeros(0, np.int64)
         starts = np.concatenate([g.starts + k * n for k, g in enumerate(groupings)]).astype(np.int64)
         counts = np.concatenate([g.counts for g in groupings]).astype(np.int64)
         first = np.cumsum([0] + [len(g.counts) for g in groupings])[:-1]

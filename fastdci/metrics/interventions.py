@@ -305,10 +305,14 @@ class _Source:
         """
         if self.latents is not None:
             return self.latents, [np.ascontiguousarray(r, dtype=np.int64) for r in rows]
-        mask = np.zeros(self.index.n_rows, dtype=bool)
+        n = self.index.n_rows
+        mask = np.zeros(n, dtype=bool)
         for r in rows:
             mask[r.ravel()] = True
         needed = np.flatnonzero(mask)
+        if 2 * needed.size >= n:  # most rows are needed: one contiguous read is cheaper
+            table = _as_table(self.reader.read(fields=["mean"]).mean)
+            return table, [np.ascontiguousarray(r, dtype=np.int64) for r in rows]
         remap = np.cumsum(mask, dtype=np.int64) - 1
         table = _as_table(self.reader.read(needed, fields=["mean"]).mean)
         return table, [np.ascontiguousarray(remap[r]) for r in rows]
