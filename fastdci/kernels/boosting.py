@@ -47,6 +47,7 @@ _f8_2d = numba.float64[:, ::1]
 _i8_2d = numba.int64[:, ::1]
 _u8_2d = numba.uint8[:, ::1]
 _i4_2d = numba.int32[:, ::1]
+_f4_2d = numba.float32[:, ::1]
 
 
 # ----------------------------------------------------------------------------- binning
@@ -67,21 +68,32 @@ def bin_thresholds(column: np.ndarray, max_bins: int) -> np.ndarray:
     float64 array (T,), T <= max_bins - 1, increasing
         With at most ``max_bins`` distinct values, the midpoints between consecutive
         distinct values; else the ``i / max_bins`` quantiles (i = 1 .. max_bins - 1) of the
-        sorted column by the ``"midpoint"`` rule: ``(x[floor(q)] + x[ceil(q)]) / 2`` with
-        ``q = p / 100 * (N - 1)`` and ``p = linspace(0, 100, max_bins + 1)[1:-1]``. This is
-        ``sklearn.ensemble._hist_gradient_boosting.binning._find_binning_thresholds``
-        without its 200,000-row subsample (every row is used). A value ``x`` falls in bin
+        column by NumPy's ``"averaged_inverted_cdf"`` percentile (the sorted value at rank
+        ``ceil(N i / max_bins)``, or the mean of two neighbours where that rank is whole).
+        This is ``sklearn.ensemble._hist_gradient_boosting.binning._find_binning_thresholds``
+        (scikit-learn >= 1.6) without its 200,000-row subsample: every row is used. A value ``x`` falls in bin
         ``searchsorted(thresholds, x, side="left")``: ``x <= t`` goes left.
     """
     col = np.sort(np.asarray(column, dtype=np.float64))
     distinct = np.unique(col)
     if distinct.size <= max_bins:
         return (distinct[:-1] + distinct[1:]) * 0.5
-    percentiles = np.linspace(0, 100, num=max_bins + 1)[1:-1]
-    q = percentiles / 100 * (col.size - 1)
-    lo = np.floor(q).astype(np.int64)
-    hi = np.ceil(q).astype(np.int64)
-    return (col[lo] + col[hi]) * 0.5
+    lo, hi, t = _quantile_positions(col.size, max_bins)
+    a, b = col[lo], col[hi]
+    return b - (b - a) * (1.0 - t)
+
+
+def _quantile_positions(n: int, max_bins: int):
+    """Indices and weights of NumPy's ``"averaged_inverted_cdf"`` percentiles (as NumPy
+    computes them, so that the edges agree bit for bit)."""
+    quantiles = np.linspace(0, 100, num=max_bins + 1)[1:-1] / 100
+    v = n * quantiles - 1
+    lo = np.floor(v)
+    gamma = v - lo
+    t = np.where(gamma == 0, 0.5, 1.0)
+    lo = np.clip(lo.astype(np.int64), 0, n - 1)
+    hi = np.clip(lo + 1, 0, n - 1)
+    return lo, hi, t
 
 
 @numba.njit(
@@ -115,15 +127,17 @@ def apply_bins(X, edges, edge_offsets, out):  # pragma: no cover - compiled
 
 
 @numba.njit(
-    numba.void(_f8_2d, _i8_2d, numba.int64[::1], _f8_2d, _f8_2d), parallel=True,
+    numba.void(_f8_2d, _i8_2d, numba.int64[::1], _f4_2d, _f4_2d),
+    parallel=True,
     cache=True,
 )
 def softmax_gradients(F, codes, offsets, G, H):  # pragma: no cover - compiled
     """Softmax per factor and the multinomial deviance's gradient and hessian.
 
-    ``F`` (N, C) raw scores; ``codes`` (N, K) class positions within each factor;
-    ``offsets`` (K + 1,). Writes ``G[n, c] = p - y`` and ``H[n, c] = p (1 - p)`` where
-    ``p`` is the softmax of ``F[n, offsets[k]:offsets[k + 1]]`` and ``y`` the one-hot target.
+    ``F`` (N, C) float64 raw scores; ``codes`` (N, K) class positions within each factor;
+    ``offsets`` (K + 1,). Writes float32 ``G[n, c] = p - y`` and ``H[n, c] = p (1 - p)``
+    where ``p`` is the softmax of ``F[n, offsets[k]:offsets[k + 1]]`` (exponentials in
+    float32 after subtracting the row maximum) and ``y`` the one-hot target.
     """
     N, C = F.shape
     K = codes.shape[1]
@@ -135,40 +149,44 @@ def softmax_gradients(F, codes, offsets, G, H):  # pragma: no cover - compiled
             for c in range(a + 1, b):
                 if F[n, c] > m:
                     m = F[n, c]
-            s = 0.0
+            s = numba.float32(0.0)
             for c in range(a, b):
-                e = np.exp(F[n, c] - m)
+                e = np.exp(numba.float32(F[n, c] - m))
                 G[n, c] = e
                 s += e
-            inv = 1.0 / s
+            inv = numba.float32(1.0) / s
             y = a + codes[n, k]
             for c in range(a, b):
                 p = G[n, c] * inv
-                H[n, c] = p * (1.0 - p)
-                G[n, c] = p - 1.0 if c == y else p
+                H[n, c] = p * (numba.float32(1.0) - p)
+                G[n, c] = p - numba.float32(1.0) if c == y else p
 
 
 # ----------------------------------------------------------------------------- histograms
 
 
 @numba.njit(
-    numba.void(_f8_2d, _f8_2d, _i4_2d, _u8_2d, numba.int64, numba.float64[:, :, :, ::1]),
-    parallel=True,
+    numba.void(_f4_2d, _f4_2d, _i4_2d, _u8_2d, numba.int64, numba.float32[:, :, :, ::1]),
     cache=True,
 )
 def build_level_weights(G, Wt, node, side, level, out):  # pragma: no cover - compiled
     """Per-row histogram weights of the children to build at ``level``.
 
-    ``G`` (N, C) gradients; ``Wt`` (N, C) the second channel (row count 1.0 for
+    ``G`` (N, C) float32 gradients; ``Wt`` (N, C) the second channel (row count 1.0 for
     ``"friedman_mse"``, hessian for ``"newton"``); ``node`` (N, C) int32 node of each
     (row, class) at ``level``; ``side`` (S, C) uint8: which child of parent ``p`` is built
-    (the smaller one). ``out`` (N, S, C, ch), zeroed by the caller, receives ``(g, w)``
+    (the smaller one). ``out`` (N, S, C, ch) float32 (overwritten) holds ``(g, w)``
     (2 channels) or ``(g, w, 1)`` (3 channels) at slot ``p = node >> 1`` when
-    ``node & 1 == side[p, c]``; at level 0 every row lands in slot 0.
+    ``node & 1 == side[p, c]``, zeros elsewhere; at level 0 every row lands in slot 0.
     """
     N, C = G.shape
+    S = out.shape[1]
     n_ch = out.shape[3]
-    for n in prange(N):
+    for n in range(N):
+        for s in range(S):
+            for c in range(C):
+                for ch in range(n_ch):
+                    out[n, s, c, ch] = 0.0
         for c in range(C):
             j = node[n, c]
             if level == 0:
@@ -183,30 +201,34 @@ def build_level_weights(G, Wt, node, side, level, out):  # pragma: no cover - co
                 out[n, p, c, 2] = 1.0
 
 
-@numba.njit(numba.void(_u8_2d, _f8_2d, numba.float64[:, :, ::1]), parallel=True, cache=True)
-def histogram(bins, W, out):  # pragma: no cover - compiled
-    """Accumulate ``out[l, bins[n, l], :] += W[n, :]`` over rows, one latent per thread.
+@numba.njit(numba.void(_u8_2d, _f4_2d, numba.float32[:, :, ::1]), parallel=True, cache=True)
+def histogram(binsT, W, out):  # pragma: no cover - compiled
+    """``out[l, b, :] = sum over rows n with binsT[l, n] == b of W[n, :]``, a latent a thread.
 
-    ``bins`` (N, L) uint8; ``W`` (N, M) float64 (M = slots * classes * channels, flattened);
-    ``out`` (L, B, M) float64, zeroed by the caller.
+    ``binsT`` (L, N) uint8 (latent-major bins); ``W`` (N, M) float32 (M = slots * classes
+    * channels, flattened); ``out`` (L, B, M) float32, overwritten. Each thread keeps one
+    latent's (B, M) histogram hot in cache while it streams the rows.
     """
-    N, L = bins.shape
+    L, N = binsT.shape
     M = W.shape[1]
     for l in prange(L):
+        o = out[l]
+        o[:] = 0.0
+        bl = binsT[l]
         for n in range(N):
-            b = bins[n, l]
+            ob = o[bl[n]]
+            w = W[n]
             for m in range(M):
-                out[l, b, m] += W[n, m]
+                ob[m] += w[m]
 
 
 @numba.njit(
     numba.void(
-        numba.float64[:, :, :, :, ::1],
-        numba.float64[:, :, :, :, ::1],
+        numba.float32[:, :, :, :, ::1],
+        numba.float32[:, :, :, :, ::1],
         numba.uint8[:, ::1],
-        numba.float64[:, :, :, :, ::1],
+        numba.float32[:, :, :, :, ::1],
     ),
-    parallel=True,
     cache=True,
 )
 def sibling_subtract(built, parent, side, out):  # pragma: no cover - compiled
@@ -217,7 +239,7 @@ def sibling_subtract(built, parent, side, out):  # pragma: no cover - compiled
     gets the built child and its sibling ``parent - built``.
     """
     L, B, S, C, NCH = built.shape
-    for l in prange(L):
+    for l in range(L):
         for b in range(B):
             for p in range(S):
                 for c in range(C):
@@ -233,7 +255,7 @@ def sibling_subtract(built, parent, side, out):  # pragma: no cover - compiled
 
 @numba.njit(
     numba.void(
-        numba.float64[:, :, :, :, ::1],
+        numba.float32[:, :, :, :, ::1],
         numba.int64,
         numba.int64,
         numba.int64[::1],
@@ -249,10 +271,10 @@ def sibling_subtract(built, parent, side, out):  # pragma: no cover - compiled
 def find_splits(hist, wch, cch, n_bins, feat, thr, gain, n_left, n_right):  # pragma: no cover
     """Best split of every (node, class) tree node by the gain on binned thresholds.
 
-    ``hist`` (L, B, J, C, ch); ``wch`` the channel of the gain's denominator (count or
-    hessian), ``cch`` the count channel; ``n_bins`` (L,) bins in use per latent.
-    A split "bin <= t goes left" (t = 0 .. n_bins[l] - 2) is valid when both sides hold at
-    least one row and a positive denominator; its gain is
+    ``hist`` (L, B, J, C, ch) float32 (sums run in float64); ``wch`` the channel of the
+    gain's denominator (count or hessian), ``cch`` the count channel; ``n_bins`` (L,) bins
+    in use per latent. A split "bin <= t goes left" (t = 0 .. n_bins[l] - 2) is valid when
+    both sides hold at least one row and a positive denominator; its gain is
     ``G_L^2 / W_L + G_R^2 / W_R - G^2 / W``. Candidates are scanned latent-major, bin-minor;
     the first strict maximum wins; a node splits only if its best gain exceeds
     ``1e-12 * W``. Outputs (J, C): ``feat`` (-1: no split; all rows go left), ``thr`` (bin),
@@ -264,7 +286,9 @@ def find_splits(hist, wch, cch, n_bins, feat, thr, gain, n_left, n_right):  # pr
     bl_nl = np.zeros((L, J, C))
     tot_n = np.zeros((L, J, C))
     tot_w = np.zeros((L, J, C))
-    for l in prange(L):
+    for lj in prange(L * J):
+        l = lj // J
+        j = lj % J
         nb = n_bins[l]
         Gt = np.zeros(C)
         Wt = np.zeros(C)
@@ -272,48 +296,53 @@ def find_splits(hist, wch, cch, n_bins, feat, thr, gain, n_left, n_right):  # pr
         GL = np.zeros(C)
         WL = np.zeros(C)
         NL = np.zeros(C)
-        for j in range(J):
-            Gt[:] = 0.0
-            Wt[:] = 0.0
-            Nt[:] = 0.0
-            for b in range(nb):
-                for c in range(C):
-                    Gt[c] += hist[l, b, j, c, 0]
-                    Wt[c] += hist[l, b, j, c, wch]
-                    Nt[c] += hist[l, b, j, c, cch]
+        base = np.zeros(C)
+        best = np.full(C, -np.inf)
+        bthr = np.zeros(C, dtype=np.int32)
+        bnl = np.zeros(C)
+        for b in range(nb):
+            h = hist[l, b, j]
             for c in range(C):
-                tot_n[l, j, c] = Nt[c]
-                tot_w[l, j, c] = Wt[c]
-            GL[:] = 0.0
-            WL[:] = 0.0
-            NL[:] = 0.0
-            for b in range(nb - 1):
-                for c in range(C):
-                    GL[c] += hist[l, b, j, c, 0]
-                    WL[c] += hist[l, b, j, c, wch]
-                    NL[c] += hist[l, b, j, c, cch]
-                    nr = Nt[c] - NL[c]
-                    wr = Wt[c] - WL[c]
-                    if NL[c] < 0.5 or nr < 0.5 or WL[c] <= 0.0 or wr <= 0.0:
-                        continue
-                    gr = Gt[c] - GL[c]
-                    g = GL[c] * GL[c] / WL[c] + gr * gr / wr - Gt[c] * Gt[c] / Wt[c]
-                    if g > bl_gain[l, j, c]:
-                        bl_gain[l, j, c] = g
-                        bl_thr[l, j, c] = b
-                        bl_nl[l, j, c] = NL[c]
-    for j in prange(J):
+                Gt[c] += h[c, 0]
+                Wt[c] += h[c, wch]
+                Nt[c] += h[c, cch]
         for c in range(C):
-            best = -np.inf
+            if Wt[c] > 0.0:
+                base[c] = Gt[c] * Gt[c] / Wt[c]
+        for b in range(nb - 1):
+            h = hist[l, b, j]
+            for c in range(C):
+                GL[c] += h[c, 0]
+                WL[c] += h[c, wch]
+                NL[c] += h[c, cch]
+            for c in range(C):
+                nr = Nt[c] - NL[c]
+                wr = Wt[c] - WL[c]
+                if NL[c] >= 0.5 and nr >= 0.5 and WL[c] > 0.0 and wr > 0.0:
+                    gr = Gt[c] - GL[c]
+                    g = GL[c] * GL[c] / WL[c] + gr * gr / wr - base[c]
+                    if g > best[c]:
+                        best[c] = g
+                        bthr[c] = b
+                        bnl[c] = NL[c]
+        for c in range(C):
+            bl_gain[l, j, c] = best[c]
+            bl_thr[l, j, c] = bthr[c]
+            bl_nl[l, j, c] = bnl[c]
+            tot_n[l, j, c] = Nt[c]
+            tot_w[l, j, c] = Wt[c]
+    for j in range(J):
+        for c in range(C):
+            best_g = -np.inf
             bf = -1
             for l in range(L):
-                if bl_gain[l, j, c] > best:
-                    best = bl_gain[l, j, c]
+                if bl_gain[l, j, c] > best_g:
+                    best_g = bl_gain[l, j, c]
                     bf = l
-            if bf >= 0 and best > 1e-12 * tot_w[bf, j, c]:
+            if bf >= 0 and best_g > 1e-12 * tot_w[bf, j, c]:
                 feat[j, c] = bf
                 thr[j, c] = bl_thr[bf, j, c]
-                gain[j, c] = best
+                gain[j, c] = best_g
                 n_left[j, c] = bl_nl[bf, j, c]
                 n_right[j, c] = tot_n[bf, j, c] - bl_nl[bf, j, c]
             else:
@@ -327,14 +356,14 @@ def find_splits(hist, wch, cch, n_bins, feat, thr, gain, n_left, n_right):  # pr
 # ----------------------------------------------------------------------------- tree growth
 
 
-@numba.njit(numba.void(_u8_2d, _i4_2d, _i4_2d, _i4_2d), parallel=True, cache=True)
+@numba.njit(numba.void(_u8_2d, _i4_2d, _i4_2d, _i4_2d), cache=True)
 def update_nodes(bins, feat, thr, node):  # pragma: no cover - compiled
     """Descend one level: ``node[n, c] = 2 j + (bins[n, feat[j, c]] > thr[j, c])``.
 
     ``feat``/``thr`` (J, C) int32 of the current level (feat -1: go left); ``node`` (N, C).
     """
     N, C = node.shape
-    for n in prange(N):
+    for n in range(N):
         for c in range(C):
             j = node[n, c]
             f = feat[j, c]
@@ -345,7 +374,7 @@ def update_nodes(bins, feat, thr, node):  # pragma: no cover - compiled
 
 
 @numba.njit(
-    numba.void(_f8_2d, _f8_2d, _i4_2d, numba.float64[::1], numba.float64, _f8_2d, _f8_2d),
+    numba.void(_f4_2d, _f4_2d, _i4_2d, numba.float64[::1], numba.float64, _f8_2d, _f8_2d),
     cache=True,
 )
 def leaf_update(G, H, node, scale, learning_rate, values, F):  # pragma: no cover - compiled
@@ -439,19 +468,20 @@ def torch_bin_thresholds(column, max_bins: int):
     distinct = torch.unique_consecutive(col)
     if distinct.numel() <= max_bins:
         return (distinct[:-1] + distinct[1:]) * 0.5
-    percentiles = np.linspace(0, 100, num=max_bins + 1)[1:-1]
-    q = percentiles / 100 * (col.numel() - 1)
-    lo = torch.as_tensor(np.floor(q).astype(np.int64), device=col.device)
-    hi = torch.as_tensor(np.ceil(q).astype(np.int64), device=col.device)
-    return (col[lo] + col[hi]) * 0.5
+    lo, hi, t = _quantile_positions(col.numel(), max_bins)
+    a = col[torch.as_tensor(lo, device=col.device)]
+    b = col[torch.as_tensor(hi, device=col.device)]
+    return b - (b - a) * (1.0 - torch.as_tensor(t, device=col.device))
 
 
 class TorchOneHot:
     """Histograms as one-hot matrix products: ``hist[l, b, :] = sum_n [bins[n, l] == b] W[n, :]``.
 
-    ``bins`` (N, L) uint8 tensor; the one-hot matrix (rows, L * B) float64 is built chunk by
-    chunk (at most ``chunk_bytes`` at a time) and multiplied with the weights, so the GEMM
-    runs on tensor cores where the GPU has float64 ones.
+    ``bins`` (N, L) uint8 tensor; the one-hot matrix (rows, L * B), in the weights' dtype
+    (float32, as the Numba histograms), is built chunk by chunk (at most ``chunk_bytes`` at a
+    time) and multiplied with the weights: one GEMM per chunk instead of N * L scattered
+    atomic adds. The products are exact (0/1 factors); only the summation order differs from
+    the Numba loop. TF32 must stay off (torch's default for float32 matmul).
     """
 
     def __init__(self, bins, n_bins: int, chunk_bytes: int = 1 << 28):
@@ -461,34 +491,36 @@ class TorchOneHot:
         self.B = int(n_bins)
         N, L = bins.shape
         self.L = L
-        self.chunk = max(1, int(chunk_bytes // (8 * L * self.B)))
+        self.chunk = max(1, int(chunk_bytes // (4 * L * self.B)))
         self.shift = (torch.arange(L, device=bins.device) * self.B)[None, :]
 
     def histogram(self, W):
-        """``W`` (N, S, C, ch) float64 -> (L, B, S, C, ch) float64."""
+        """``W`` (N, S, C, ch) float32 -> (L, B, S, C, ch) float32."""
         import torch
 
         N = W.shape[0]
         flat = W.reshape(N, -1)
-        out = torch.zeros((self.L * self.B, flat.shape[1]), dtype=torch.float64, device=W.device)
+        out = torch.zeros((self.L * self.B, flat.shape[1]), dtype=W.dtype, device=W.device)
         for a in range(0, N, self.chunk):
             b = min(N, a + self.chunk)
             idx = self.bins[a:b].long() + self.shift
-            oh = torch.zeros((b - a, self.L * self.B), dtype=torch.float64, device=W.device)
+            oh = torch.zeros((b - a, self.L * self.B), dtype=W.dtype, device=W.device)
             oh.scatter_(1, idx, 1.0)
             out.addmm_(oh.T, flat[a:b])
         return out.reshape((self.L, self.B) + tuple(W.shape[1:]))
 
 
 def torch_softmax_gradients(F, Y, offsets):
-    """Torch twin of :func:`softmax_gradients`: ``(G, H)`` (N, C) from raw scores ``F`` and
-    stacked one-hot targets ``Y``."""
+    """Torch twin of :func:`softmax_gradients`: float32 ``(G, H)`` (N, C) from float64 raw
+    scores ``F`` and stacked one-hot float32 targets ``Y``."""
     import torch
 
-    P = torch.empty_like(F)
+    P = torch.empty(F.shape, dtype=torch.float32, device=F.device)
     for k in range(len(offsets) - 1):
         a, b = int(offsets[k]), int(offsets[k + 1])
-        P[:, a:b] = torch.softmax(F[:, a:b], dim=1)
+        seg = F[:, a:b]
+        e = torch.exp((seg - seg.max(dim=1, keepdim=True).values).to(torch.float32))
+        P[:, a:b] = e * (1.0 / e.sum(dim=1, keepdim=True))
     return P - Y, P * (1.0 - P)
 
 
@@ -527,7 +559,7 @@ def torch_find_splits(hist, wch: int, cch: int, n_bins):
     import torch
 
     L, B, J, C, _ = hist.shape
-    cum = torch.cumsum(hist, dim=1)
+    cum = torch.cumsum(hist.to(torch.float64), dim=1)
     tot = cum[:, -1:]  # (L, 1, J, C, ch)
     GL, WL, NL = cum[..., 0], cum[..., wch], cum[..., cch]
     Gt, Wt, Nt = tot[..., 0], tot[..., wch], tot[..., cch]
@@ -582,8 +614,9 @@ def torch_leaf_update(G, H, node, scale, learning_rate: float, n_leaves: int, F)
 
     N, C = G.shape
     idx = (node * C + torch.arange(C, device=G.device)[None, :]).reshape(-1)
-    sg = torch.zeros(n_leaves * C, dtype=torch.float64, device=G.device).index_add_(0, idx, G.reshape(-1))
-    sh = torch.zeros(n_leaves * C, dtype=torch.float64, device=G.device).index_add_(0, idx, H.reshape(-1))
+    zeros = torch.zeros(n_leaves * C, dtype=torch.float64, device=G.device)
+    sg = zeros.index_add(0, idx, G.reshape(-1).to(torch.float64))
+    sh = zeros.index_add(0, idx, H.reshape(-1).to(torch.float64))
     sg, sh = sg.reshape(n_leaves, C), sh.reshape(n_leaves, C)
     safe = torch.where(sh.abs() < 1e-150, torch.ones_like(sh), sh)
     values = torch.where(sh.abs() < 1e-150, torch.zeros_like(sh), -scale[None, :] * sg / safe)

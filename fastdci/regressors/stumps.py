@@ -316,6 +316,7 @@ def _leaf_scale(enc: ClassEncoding) -> np.ndarray:
 
 def _boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> _Trees:
     N, L = bins.shape
+    binsT = np.ascontiguousarray(bins.T)
     C = enc.total
     R, D = s["n_rounds"], s["max_depth"]
     newton = s["criterion"] == "newton"
@@ -328,15 +329,20 @@ def _boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> _Trees:
     scale = _leaf_scale(enc)
     F = np.empty((N, C), dtype=np.float64)
     F[:] = init
-    G = np.empty((N, C))
-    H = np.empty((N, C))
-    ones = np.ones((N, C))
+    G = np.empty((N, C), dtype=np.float32)
+    H = np.empty((N, C), dtype=np.float32)
+    ones = np.ones((N, C), dtype=np.float32)
     node = np.zeros((N, C), dtype=np.int32)
     I = 2**D - 1
     feat = np.full((R, I, C), -1, dtype=np.int32)
     thr = np.zeros((R, I, C), dtype=np.int32)
     gain = np.zeros((R, I, C))
     values = np.zeros((R, 2**D, C))
+    # per-level buffers, reused every round
+    W_buf = [np.empty((N, 2 ** max(d - 1, 0), C, n_ch), dtype=np.float32) for d in range(D)]
+    built_buf = [np.empty((L, B, 2 ** max(d - 1, 0) * C * n_ch), dtype=np.float32) for d in range(D)]
+    full_buf = [None] + [np.empty((L, B, 2**d, C, n_ch), dtype=np.float32) for d in range(1, D)]
+    v = np.empty((2**D, C))
     for r in range(R):
         kb.softmax_gradients(F, codes, offsets, G, H)
         Wt = H if newton else ones
@@ -345,15 +351,15 @@ def _boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> _Trees:
         parent = None
         for d in range(D):
             S = 2 ** max(d - 1, 0)
-            W = np.zeros((N, S, C, n_ch))
+            W = W_buf[d]
             kb.build_level_weights(G, Wt, node, side, d, W)
-            built = np.zeros((L, B, S * C * n_ch))
-            kb.histogram(bins, W.reshape(N, -1), built)
+            built = built_buf[d]
+            kb.histogram(binsT, W.reshape(N, -1), built)
             built = built.reshape(L, B, S, C, n_ch)
             if d == 0:
                 hist = built
             else:
-                hist = np.empty((L, B, 2 * S, C, n_ch))
+                hist = full_buf[d]
                 kb.sibling_subtract(built, parent, side, hist)
             J = 2**d
             f = np.empty((J, C), dtype=np.int32)
@@ -368,7 +374,6 @@ def _boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> _Trees:
             kb.update_nodes(bins, f, t, node)
             side = (nr < nl).astype(np.uint8)  # build the smaller child
             parent = hist
-        v = np.empty((2**D, C))
         kb.leaf_update(G, H, node, scale, s["learning_rate"], v, F)
         values[r] = v
     return _Trees(feat, thr, gain, values, init)
@@ -384,7 +389,7 @@ def _boost_torch(bins, codes, enc: ClassEncoding, n_bins, s) -> _Trees:
     scale = torch.as_tensor(_leaf_scale(enc), device=dev)
     codes_t = torch.as_tensor(codes, device=dev)
     offsets = enc.offsets
-    Y = torch.zeros((N, C), dtype=torch.float64, device=dev)
+    Y = torch.zeros((N, C), dtype=torch.float32, device=dev)
     for k in range(len(offsets) - 1):
         Y.scatter_(1, (codes_t[:, k : k + 1] + int(offsets[k])), 1.0)
     n_bins_t = torch.as_tensor(n_bins, device=dev)
