@@ -169,6 +169,27 @@ class _Source:
         """What the file-aware metrics take: the open reader, or the arrays."""
         return self.reader if self.reader is not None else self.arrays()
 
+    def information_counts(self, n_bins: int = 20, discretizer: str = "uniform", quantile_rows: int = 1_000_000):
+        """The int64 joint counts of the information metrics, one streaming pass per binning."""
+        from .metrics.information import InformationAccumulator
+
+        key = (int(n_bins), str(discretizer), int(quantile_rows))
+        cache = self.__dict__.setdefault("_counts", {})
+        if key not in cache:
+            if self.reader is not None and self._arrays is None:
+                acc = InformationAccumulator.from_data(self.reader, n_bins=n_bins, discretizer=discretizer,
+                                                       quantile_rows=quantile_rows)
+                for chunk in self.reader.iter_chunks(fields=["mean", "classes"]):
+                    if len(chunk):
+                        acc.update(chunk.mean, chunk.classes)
+            else:
+                latents, factors = self.arrays()
+                acc = InformationAccumulator.from_data(latents, n_bins=n_bins, discretizer=discretizer,
+                                                       quantile_rows=quantile_rows)
+                acc.update(latents, factors)
+            cache[key] = acc
+        return cache[key]
+
     def grid_coverage(self) -> tuple[bool, str]:
         """Whether "one factor fixed, the others free" batches can be drawn from these rows."""
         _, factors = (None, self.reader.read(fields=["classes"]).classes) if self.reader is not None and \
@@ -290,11 +311,9 @@ def _call(spec: MetricSpec, src: _Source, *, backend: str, random_state: int, op
     fn: Callable = getattr(importlib.import_module(spec.module), spec.function)
     opts = dict(options)
     if spec.family == "information":
-        from_file = getattr(importlib.import_module(spec.module), "from_file", None)
-        if src.reader is not None and src._arrays is None and from_file is not None:
-            return from_file(spec.function, src.reader, **opts)
-        latents, factors = src.arrays()
-        return fn(latents, factors, **opts)
+        # one pass of counts serves every information metric with the same binning
+        binning = {k: opts.pop(k) for k in ("n_bins", "discretizer", "quantile_rows") if k in opts}
+        return src.information_counts(**binning).compute(spec.name, **opts)
     if spec.family == "predictor":
         latents, factors = src.arrays()
         opts.setdefault("random_state", random_state)

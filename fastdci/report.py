@@ -51,12 +51,16 @@ def plot_dci(result, factor_names, path) -> Path:
             ax.text(j, i, f"{imp[i, j]:.2f}", ha="center", va="center", fontsize=7,
                     color="white" if norm[i, j] < 0.6 else "black")
     ax.set_yticks(range(L), [f"z{i}" for i in range(L)])
-    ax.set_xticks(range(K), [])
+    ax.tick_params(labelbottom=False)
     ax.set_ylabel("latent")
     ax.set_title(f"DCI importance (D = {result.disentanglement:.3f}, C = {result.completeness:.3f}, "
                  f"I test = {result.informativeness_test:.3f})", fontsize=9)
     axd = fig.add_subplot(gs[0, 1], sharey=ax)
-    axd.barh(range(L), d, color="tab:orange", alpha=0.4 + 0.6 * (np.asarray(result.latent_weights) > 0))
+    # latents that carry no importance are drawn faint: their D does not count
+    from matplotlib.colors import to_rgba
+
+    weights = np.asarray(result.latent_weights)
+    axd.barh(range(L), d, color=[to_rgba("tab:orange", 1.0 if w > 1e-3 else 0.3) for w in weights])
     axd.set_xlim(0, 1)
     axd.set_xlabel("D per latent", fontsize=8)
     axd.tick_params(labelleft=False, labelsize=7)

@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
     debug = os.environ.get("FASTDCI_DEBUG", "") not in ("", "0")
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int):  # typer.Exit(code) returns the code without standalone mode
+            return rc
     except SystemExit as exc:  # typer.Exit inside standalone_mode=False
         return int(exc.code or 0)
     except (FastDCIError, OSError) as exc:

@@ -46,16 +46,19 @@ def print_table(title: str | None, columns: list[str], rows: list[list[Any]]) ->
 
     table = Table(title=title, show_edge=False, header_style="bold")
     for c in columns:
-        table.add_column(c, justify="right" if c not in ("name", "factor", "latent", "metric", "file") else "left")
+        left = c in ("name", "factor", "latent", "metric", "score", "file")
+        table.add_column(c, justify="left" if left else "right", no_wrap=True, overflow="fold")
     for r in rows:
         table.add_row(*[_fmt(v) for v in r])
-    Console(file=sys.stdout, soft_wrap=True, width=max(100, _width())).print(table)
+    # never truncate numbers or paths: on a pipe or file the table is as wide as it needs
+    width = _width() if sys.stdout.isatty() else 100_000
+    Console(file=sys.stdout, width=width).print(table, crop=False)
 
 
 def _width() -> int:
     import shutil
 
-    return shutil.get_terminal_size((100, 24)).columns
+    return max(100, shutil.get_terminal_size((100, 24)).columns)
 
 
 def _fmt(v: Any) -> str:

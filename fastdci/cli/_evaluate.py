@@ -119,9 +119,16 @@ def evaluate(
     elif table:
         cols = [c for i, c in enumerate(_HEADLINE) if any(r[i + 1] != "" for r in table)]
         idx = [_HEADLINE.index(c) + 1 for c in cols]
-        print_table(None, ["file", *cols], [[r[0], *[r[i] for i in idx]] for r in table])
+        print_table(None, ["file", *[_SHORT.get(c, c) for c in cols]], [[r[0], *[r[i] for i in idx]] for r in table])
     if failures:
         raise typer.Exit(1)
+
+
+_SHORT = {"mig.mig": "MIG", "dci.disentanglement": "DCI-D", "dci.completeness": "DCI-C",
+          "dci.informativeness_test": "DCI-I(test)", "sap.sap": "SAP", "modularity.modularity": "modularity",
+          "explicitness.explicitness_test": "explicitness", "beta_vae.eval_accuracy": "BetaVAE",
+          "factor_vae.eval_accuracy": "FactorVAE", "z_max.eval_accuracy": "Z-max", "irs.irs": "IRS",
+          "mig_sup.mig_sup": "MIG-sup", "jemmig.jemmig": "JEMMIG", "dcimig.dcimig": "DCIMIG"}
 
 
 def _unflatten(flat: dict) -> dict[str, dict[str, float]]:
