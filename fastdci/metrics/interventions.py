@@ -400,7 +400,7 @@ def _check_real(value, name: str, lo: float, hi: float = math.inf, *, lo_open: b
     return v
 
 
-def _provenance(source: _Source, metric: str, *, warn: bool = True) -> dict:
+def _provenance(source: _Source, metric: str, *, warn: bool = True, stacklevel: int = 4) -> dict:
     index = source.index
     skipped = index.skipped_values()
     named = {source.factor_names[k]: tuple(int(v) for v in s) for k, s in enumerate(skipped) if s.size}
@@ -412,7 +412,7 @@ def _provenance(source: _Source, metric: str, *, warn: bool = True) -> dict:
             "full factor grid; result.rows_per_value and result.skipped_values record what backed "
             "the score.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
     return {
         "factor_names": source.factor_names,
@@ -422,7 +422,7 @@ def _provenance(source: _Source, metric: str, *, warn: bool = True) -> dict:
     }
 
 
-def _warn_unsampleable(source: _Source, kind: str, metric: str) -> None:
+def _warn_unsampleable(source: _Source, kind: str, metric: str, stacklevel: int = 4) -> None:
     bad = np.flatnonzero(~source.index.sampleable(kind))
     if bad.size and bad.size < source.index.n_factors:
         names = [source.factor_names[k] for k in bad]
@@ -430,7 +430,7 @@ def _warn_unsampleable(source: _Source, kind: str, metric: str) -> None:
             f"{metric}: factor(s) {names} have no group of {source.index.min_rows} or more rows to "
             "sample from and are never chosen; the score covers the other factors only.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
 
 
@@ -450,7 +450,10 @@ def _variance_stats(source: _Source, rng, *, kind, batch_size, num_train, num_ev
     """The sufficient statistic of FactorVAE / Z-max: global variances and both vote tables."""
     index = source.index
     K, L = index.n_factors, source.latent_dim
-    var_rows = np.arange(index.n_rows) if num_variance_estimate is None else index.sample_rows(num_variance_estimate, rng)
+    if num_variance_estimate is None:
+        var_rows = np.arange(index.n_rows)
+    else:
+        var_rows = index.sample_rows(num_variance_estimate, rng)
     train_k = index.draw_factors(num_train, rng, kind)
     sampler = index.sample_fixed if kind == "fixed" else index.sample_others_fixed
     train_rows = sampler(train_k, batch_size, rng)
@@ -515,7 +518,7 @@ def _variance_metric(latents, factors, *, kind, metric, cls, factor_sizes, facto
         prov = _provenance(source, metric, warn=kind == "fixed")
         extra = {}
         if kind == "others":
-            skipped = {source.factor_names[k]: source.index.skipped_combinations(k) for k in range(source.index.n_factors)}
+            skipped = {name: source.index.skipped_combinations(k) for k, name in enumerate(source.factor_names)}
             if any(skipped.values()):
                 warnings.warn(
                     f"{metric}: some combinations of the other factors have fewer than "
@@ -820,8 +823,8 @@ def beta_vae_score(
     rng = _rng(random_state)
     metric = "beta_vae_score"
     with _open_source(latents, factors, factor_sizes, factor_names, metric) as source:
-        prov = _provenance(source, metric)
-        _warn_unsampleable(source, "fixed", metric)
+        prov = _provenance(source, metric, stacklevel=3)
+        _warn_unsampleable(source, "fixed", metric, stacklevel=3)
         stats = _beta_vae_stats(source, rng, batch_size=batch_size, num_train=num_train, num_eval=num_eval)
     return _beta_vae_finalize(
         stats, C=C, device=backend, batch_size=batch_size, num_train=num_train, num_eval=num_eval, **prov
