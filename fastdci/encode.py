@@ -141,7 +141,23 @@ def encode_batches(model, dataset, indices: np.ndarray, *, batch_size: int = DEF
     dict
         ``mean``, ``logvar`` float32 (b, L); ``classes`` int64 (b, K); ``values`` float32
         (b, K); ``index`` int64 (b,): the keyword arguments of ``LatentsWriter.append``.
+
+    Notes
+    -----
+    Convolutions run in full float32: cuDNN's TF32 mode (on by default in torch) is turned
+    off while the generator runs, so CUDA latents agree with CPU latents to float32 rounding.
     """
+    import torch
+
+    tf32 = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False  # full float32 convolutions on CUDA, as on the CPU
+    try:
+        yield from _encode_loop(model, dataset, indices, batch_size, device)
+    finally:
+        torch.backends.cudnn.allow_tf32 = tf32
+
+
+def _encode_loop(model, dataset, indices, batch_size, device):
     import torch
 
     with torch.inference_mode():
@@ -241,7 +257,7 @@ def _check_resume(path: Path, model_desc: dict, selection: dict) -> None:
 def encode(run_dir: str | os.PathLike, out: str | os.PathLike, *, rows: int | str | None = None,
            seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE, device: str = "auto", data: str | None = None,
            resume: bool = False, overwrite: bool = False, progress: bool | None = None,
-           chunk_rows: int | None = None, compression: str | None = "lzf") -> EncodeResult:
+           chunk_rows: int | None = None, compression: str | None = "auto") -> EncodeResult:
     """Encode dSprites with a trained model and stream the latents to an HDF5 file.
 
     Parameters
@@ -269,7 +285,8 @@ def encode(run_dir: str | os.PathLike, out: str | os.PathLike, *, rows: int | st
         Progress bar on stderr; default: only when stderr is a terminal.
     chunk_rows : int, optional
         HDF5 chunk size in rows (default: the writer's, or ``min(65536, n)``).
-    compression : {"lzf", "gzip", None}, default "lzf"
+    compression : {"auto", "lzf", "gzip", None}, default "auto"
+        HDF5 filter (see :class:`fastdci.io.LatentsWriter`).
 
     Returns
     -------

@@ -557,7 +557,12 @@ def train(config: TrainConfig | dict | None = None, *, resume: bool = False, ove
         try:
             opt.load_state_dict(state["optimizer"])
             g_data.set_state(state["rng"]["data"])
-            g_noise.set_state(state["rng"]["noise"].to("cpu") if device.type == "cpu" else state["rng"]["noise"])
+            if state["rng"].get("noise_device", "cpu") == device.type:
+                g_noise.set_state(state["rng"]["noise"])
+            else:
+                # CPU and CUDA generators differ: resuming on the other kind of device draws
+                # other (still seeded) noise, so the run is reproducible but not bitwise equal
+                g_noise.manual_seed(noise_seed + int(state["step"]))
         except (KeyError, RuntimeError, ValueError) as exc:
             raise CheckpointError(f"{ckpt_path} has an unusable optimizer or RNG state ({exc}); train again.") from exc
         if scaler is not None and state.get("scaler"):
@@ -580,7 +585,8 @@ def train(config: TrainConfig | dict | None = None, *, resume: bool = False, ove
     describe = dataset.describe() if hasattr(dataset, "describe") else {}
 
     def save(at_step: int) -> None:
-        rng = {"data": g_data.get_state(), "noise": g_noise.get_state(), "torch": torch.get_rng_state()}
+        rng = {"data": g_data.get_state(), "noise": g_noise.get_state(), "noise_device": device.type,
+               "torch": torch.get_rng_state()}
         _atomic_save({
             "format": CHECKPOINT_FORMAT,
             "version": CHECKPOINT_VERSION,

@@ -214,3 +214,16 @@ def test_background_writer_runs_off_the_main_thread_and_reports_errors():
         for i in range(50):
             bad.put({"index": np.array([i])})
         bad.finish()
+
+
+@pytest.mark.cuda
+def test_encode_on_cuda_matches_cpu(run, encoded, tmp_path):
+    path = tmp_path / "gpu.h5"
+    encode(run, path, rows=N_ROWS, batch_size=256, device="cuda", chunk_rows=512, progress=False)
+    a, b = _read_all(encoded[0]), _read_all(path)
+    np.testing.assert_array_equal(a.index, b.index)
+    np.testing.assert_array_equal(a.classes, b.classes)
+    # TF32 would leave ~1e-3 relative differences; full float32 agrees far closer
+    np.testing.assert_allclose(b.mean, a.mean, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(b.logvar, a.logvar, rtol=1e-4, atol=1e-5)
+    assert torch.backends.cudnn.allow_tf32  # restored afterwards
