@@ -8,7 +8,7 @@ Importing this package loads NumPy only; torch is imported by the torch renderer
 """
 
 from .dsprites import REAL_FILE_NAME, RENDERER_VERSION, DSprites, grid_classes
-from .render import FACTOR_NAMES, FACTOR_SIZES, FACTOR_STRIDES, N_IMAGES, render, render_torch
+from .render import FACTOR_NAMES, FACTOR_SIZES, FACTOR_STRIDES, N_IMAGES, render_numpy, render_torch
 
 __all__ = [
     "FACTOR_NAMES",
@@ -19,6 +19,6 @@ __all__ = [
     "RENDERER_VERSION",
     "DSprites",
     "grid_classes",
-    "render",
+    "render_numpy",
     "render_torch",
 ]

@@ -400,7 +400,7 @@ class DSprites:
         rows = self._check_idx(idx)
         if self._path is not None:
             return np.unpackbits(self._load_images()[rows], axis=-1)
-        return _render.render(self.classes(rows))
+        return _render.render_numpy(self.classes(rows))
 
     def images_torch(self, idx: Any, device: Any = "cpu"):
         """Images of dataset rows as a float32 tensor on ``device``.

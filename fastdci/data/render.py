@@ -12,7 +12,7 @@ multiplied by ``scale``. At scale 1:
   ``x = 16 sin^3 w``, ``y = 13 cos w - 5 cos 2w - 2 cos 3w - cos 4w`` (``y`` up, lobes up),
   scaled to a 19.2 x 19.2 px box, with the curve's origin 1.45 px above the sprite centre.
 
-Both renderers (:func:`render` in NumPy, :func:`render_torch` in torch on any device) compute in
+Both renderers (:func:`render_numpy` in NumPy, :func:`render_torch` in torch on any device) compute in
 float64 with the same operations, so they give the same pixels.
 
 This module imports neither torch nor anything heavy at import time.
@@ -30,6 +30,7 @@ __all__ = [
     "FACTOR_NAMES",
     "FACTOR_SIZES",
     "FACTOR_STRIDES",
+    "HEART_PHASE",
     "HEART_VERTICES",
     "IMAGE_SIZE",
     "N_IMAGES",
@@ -39,7 +40,8 @@ __all__ = [
     "SHAPE_NAMES",
     "SHAPE_VALUES",
     "class_values",
-    "render",
+    "heart_polygon",
+    "render_numpy",
     "render_torch",
     "render_values",
 ]
@@ -63,15 +65,21 @@ ORIENTATION_VALUES = np.linspace(0.0, 2.0 * np.pi, 40)
 """Orientation in radians; both ends included, so classes 0 and 39 render alike."""
 POSITION_VALUES = np.linspace(0.0, 1.0, 32)
 
-# geometry at scale 1, in pixels
-_SQUARE_HALF = 9.6
-_ELLIPSE_A = 12.77  # horizontal semi-axis at orientation 0
-_ELLIPSE_B = 7.21  # vertical semi-axis at orientation 0
-_HEART_BOX = 19.2
-_HEART_ORIGIN_UP = 1.45  # the curve's origin lies this far above the sprite centre
+# Geometry at scale 1, in pixels. The issue's nominal figures (square side 19.2 px, ellipse
+# semi-axes 12.77 x 7.21 px, heart curve in a 19.2 x 19.2 px box, origin 1.45 px up) were refined
+# on the 320 labelled real frames: each constant below lies inside the interval (or, for the
+# heart, the region) where every frame of that shape is reproduced best.
+_SQUARE_HALF = 9.598  # half the side; with 9.6 some pixel centres sit on the edge (orientations 17, 22)
+_ELLIPSE_A = 12.7659  # horizontal semi-axis at orientation 0
+_ELLIPSE_B = 7.2123  # vertical semi-axis at orientation 0
+_HEART_WIDTH = 19.2122  # the curve's x range [-16, 16] maps to this many px
+_HEART_HEIGHT = 19.1509  # the curve's y range [-17, 11.92] maps to this many px
+_HEART_ORIGIN_UP = 1.4402  # the curve's origin lies this far above the sprite centre
 
-HEART_VERTICES: int = 2000
-"""Vertices of the polygon that draws the heart (an even number; w = 2 pi k / n)."""
+HEART_VERTICES: int = 100
+"""Vertices of the polygon that draws the heart, at ``w = 2 pi (k + HEART_PHASE) / HEART_VERTICES``."""
+HEART_PHASE: float = 0.5
+"""Offset of the heart polygon's vertices along the curve (0.5: the notch and the tip are flat edges)."""
 
 
 def _heart_curve(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,53 +98,69 @@ def _heart_top() -> float:
     return float(_heart_curve(np.array(w))[1])
 
 
-_HEART_YMIN, _HEART_YMAX = -17.0, _heart_top()
-_HEART_SX = _HEART_BOX / 32.0  # px per curve unit, horizontally (curve x spans [-16, 16])
-_HEART_SY = _HEART_BOX / (_HEART_YMAX - _HEART_YMIN)  # px per curve unit, vertically
+_HEART_SX = _HEART_WIDTH / 32.0  # px per curve unit, horizontally
+_HEART_SY = _HEART_HEIGHT / (_heart_top() + 17.0)  # px per curve unit, vertically
 
 
-def _heart_chains(n_vertices: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
-    """The right half of the heart polygon as two chains monotone in y (curve units).
+def heart_polygon(n_vertices: int = HEART_VERTICES, phase: float = HEART_PHASE) -> np.ndarray:
+    """Vertices of the heart polygon in curve units (y up), shape (n_vertices, 2).
 
-    Returns ``(outer_y, outer_x, inner_y, inner_x, notch_y)``: along the outer chain (lobe top
-    to bottom tip) and the inner chain (notch to lobe top) y increases with the index, so the
-    polygon's half-width at height y is a piecewise-linear interpolation. A point ``(x, y)``
-    is inside iff ``|x| <= outer(y)`` and, above the notch, ``|x| >= inner(y)``.
+    Vertex ``k`` is the point of the curve ``x = 16 sin^3 w``,
+    ``y = 13 cos w - 5 cos 2w - 2 cos 3w - cos 4w`` at ``w = 2 pi (k + phase) / n_vertices``.
+    The renderer maps ``x`` by ``_HEART_SX`` px per unit and ``y`` by ``_HEART_SY``.
+
+    Examples
+    --------
+    >>> heart_polygon().shape
+    (100, 2)
     """
-    if n_vertices < 8 or n_vertices % 2:
-        raise InvalidInputError(f"the heart polygon needs an even number >= 8 of vertices; got {n_vertices}.")
-    w = 2.0 * np.pi * np.arange(n_vertices // 2 + 1) / n_vertices  # 0 .. pi: the right half
+    w = 2.0 * np.pi * (np.arange(n_vertices) + phase) / n_vertices
     x, y = _heart_curve(w)
-    x[0] = 0.0
-    x[-1] = 0.0
+    x[np.isclose(np.sin(w), 0.0, atol=1e-12)] = 0.0
+    return np.stack([x, y], axis=1)
+
+
+def _heart_chains(n_vertices: int, phase: float):
+    """The right half of the heart polygon as two chains along which y increases.
+
+    Returns ``(outer_y, outer_x, outer_slope, inner_y, inner_x, inner_slope)`` in curve units:
+    the outer chain runs from the lowest vertex up the side to the lobe top, the inner chain
+    from the vertex next to the notch up to the lobe top. The polygon is symmetric about x = 0
+    (the vertex set is, since x(-w) = -x(w) and y(-w) = y(w)), so a point ``(x, y)`` is inside iff
+    ``outer_y[0] <= y <= outer_y[-1]``, ``|x| <= outer(y)`` and, above ``inner_y[0]``,
+    ``|x| >= inner(y)``, where ``outer``/``inner`` interpolate linearly between the vertices
+    (exactly the polygon's edges). Slopes are precomputed as ``numpy.interp`` does.
+    """
+    if n_vertices < 8:
+        raise InvalidInputError(f"the heart polygon needs at least 8 vertices; got {n_vertices}.")
+    w = 2.0 * np.pi * (np.arange(n_vertices) + phase) / n_vertices
+    poly = heart_polygon(n_vertices, phase)
+    right = (w >= 0.0) & (w <= np.pi)
+    x, y = poly[right, 0], poly[right, 1]
     top = int(np.argmax(y))
-    inner_y, inner_x = y[: top + 1], x[: top + 1]  # notch (0, 5) up to the lobe top
-    outer_y, outer_x = y[top:][::-1], x[top:][::-1]  # bottom tip (0, -17) up to the lobe top
-    return (
-        np.ascontiguousarray(outer_y),
-        np.ascontiguousarray(outer_x),
-        np.ascontiguousarray(inner_y),
-        np.ascontiguousarray(inner_x),
-        float(y[0]),
-    )
+    chains = []
+    for cy, cx in ((y[top:][::-1], x[top:][::-1]), (y[: top + 1], x[: top + 1])):
+        cy, cx = np.ascontiguousarray(cy), np.ascontiguousarray(cx)
+        if np.any(np.diff(cy) <= 0):  # pragma: no cover - the curve is monotone on each side
+            raise InvalidInputError("the heart polygon's half-chains must be monotone in y")
+        chains += [cy, cx, np.diff(cx) / np.diff(cy)]
+    return tuple(chains)
 
 
-_CHAINS: dict[int, tuple] = {}
+_CHAINS = _heart_chains(HEART_VERTICES, HEART_PHASE)
 
 
-def _chains(n_vertices: int):
-    if n_vertices not in _CHAINS:
-        _CHAINS[n_vertices] = _heart_chains(n_vertices)
-    return _CHAINS[n_vertices]
+def _interp_numpy(v, ky, kx, slope):
+    return np.interp(v, ky, kx)
 
 
-def _interp(xp, y, by, bx):
-    """Piecewise-linear ``bx(y)`` through the knots ``(by, bx)`` (``by`` increasing); same ops in both libraries."""
-    idx = xp.searchsorted(by, y)
-    idx = xp.clip(idx, 1, by.shape[0] - 1)
-    y0, y1 = by[idx - 1], by[idx]
-    x0, x1 = bx[idx - 1], bx[idx]
-    return x0 + (y - y0) / (y1 - y0) * (x1 - x0)
+def _interp_torch(v, ky, kx, slope):
+    """``numpy.interp`` (inside the knots) in torch: the same operations, so the same floats."""
+    import torch
+
+    j = torch.searchsorted(ky, v.contiguous(), right=True) - 1
+    j = torch.clamp(j, 0, ky.shape[0] - 2)
+    return slope[j] * (v - ky[j]) + kx[j]
 
 
 def _inside_square(xp, u, v):
@@ -148,11 +172,11 @@ def _inside_ellipse(xp, u, v):
 
 
 def _inside_heart(xp, u, v, chains):
-    outer_y, outer_x, inner_y, inner_x, notch = chains
+    outer_y, outer_x, outer_s, inner_y, inner_x, inner_s = chains
     hx = xp.abs(u) / _HEART_SX
     hy = (v - _HEART_ORIGIN_UP) / _HEART_SY
-    heart = (hy >= _HEART_YMIN) & (hy <= outer_y[-1]) & (hx <= _interp(xp, hy, outer_y, outer_x))
-    return heart & ((hy <= notch) | (hx >= _interp(xp, hy, inner_y, inner_x)))
+    inside = (hy >= outer_y[0]) & (hy <= outer_y[-1]) & (hx <= xp.interp(hy, outer_y, outer_x, outer_s))
+    return inside & ((hy <= inner_y[0]) | (hx >= xp.interp(hy, inner_y, inner_x, inner_s)))
 
 
 def _inside(xp, shape, u, v, chains):
@@ -167,12 +191,7 @@ def _inside(xp, shape, u, v, chains):
 
 class _NumpyOps:
     abs = staticmethod(np.abs)
-    where = staticmethod(np.where)
-    clip = staticmethod(np.clip)
-
-    @staticmethod
-    def searchsorted(a, v):
-        return np.searchsorted(a, v, side="left")
+    interp = staticmethod(_interp_numpy)
 
 
 def _check_classes(classes: Any, name: str = "classes") -> np.ndarray:
@@ -250,10 +269,10 @@ def _geometry(shape, scale, orientation, pos_x, pos_y):
 _PATCH = 32  # every sprite fits in the 32 x 32 pixels around its centre (radius < 14 px)
 
 
-def _render_numpy(shape, scale, cos, sin, cx, cy, n_vertices, chunk):
+def _render_numpy(shape, scale, cos, sin, cx, cy, chunk):
     n = shape.shape[0]
     out = np.zeros((n, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-    chains = _chains(n_vertices)
+    chains = _CHAINS
     steps = np.arange(_PATCH)
     # the patch's first row/column; the centre lies in [16, 48], so the patch stays in the frame
     r0 = np.clip(np.floor(cy).astype(np.int64) - _PATCH // 2, 0, IMAGE_SIZE - _PATCH)
@@ -275,7 +294,7 @@ def _render_numpy(shape, scale, cos, sin, cx, cy, n_vertices, chunk):
     return out
 
 
-def render_values(shape, scale, orientation, pos_x, pos_y, *, n_vertices: int = HEART_VERTICES, chunk: int = 512):
+def render_values(shape, scale, orientation, pos_x, pos_y, *, chunk: int = 512):
     """Render sprites from real-valued factors (NumPy).
 
     Parameters
@@ -285,8 +304,6 @@ def render_values(shape, scale, orientation, pos_x, pos_y, *, n_vertices: int = 
     scale, orientation, pos_x, pos_y : float arrays, shape (n,) (or scalars, broadcast)
         Scale (1 = the largest dSprites sprite), orientation in radians (counter-clockwise on
         screen), position in [0, 1] (``pos_y = 0`` is the top).
-    n_vertices : int, default HEART_VERTICES
-        Vertices of the heart polygon.
     chunk : int, default 512
         Images computed at once (bounds the temporary memory, about ``chunk`` * 300 KiB).
 
@@ -300,10 +317,10 @@ def render_values(shape, scale, orientation, pos_x, pos_y, *, n_vertices: int = 
     400
     """
     geo = _geometry(shape, scale, orientation, pos_x, pos_y)
-    return _render_numpy(*geo, n_vertices, int(chunk))
+    return _render_numpy(*geo, int(chunk))
 
 
-def render(classes: Any, *, n_vertices: int = HEART_VERTICES, chunk: int = 512) -> np.ndarray:
+def render_numpy(classes: Any, *, chunk: int = 512) -> np.ndarray:
     """Render the dSprites images of factor classes (NumPy, vectorised over images and pixels).
 
     Parameters
@@ -311,8 +328,6 @@ def render(classes: Any, *, n_vertices: int = HEART_VERTICES, chunk: int = 512) 
     classes : int array, shape (n, 5)
         Columns shape, scale, orientation, posX, posY as 0-based classes (sizes 3, 6, 40, 32,
         32). A single row of 5 is accepted.
-    n_vertices : int, default HEART_VERTICES
-        Vertices of the heart polygon.
     chunk : int, default 512
         Images computed at once.
 
@@ -328,50 +343,45 @@ def render(classes: Any, *, n_vertices: int = HEART_VERTICES, chunk: int = 512) 
 
     Examples
     --------
-    >>> img = render([[0, 5, 0, 0, 0]])  # the largest square in the top-left corner
+    >>> img = render_numpy([[0, 5, 0, 0, 0]])  # the largest square in the top-left corner
     >>> img.shape, int(img.sum())
     ((1, 64, 64), 400)
     """
     c = _check_classes(classes)
     geo = _geometry(SHAPE_VALUES[c[:, 0]] - 1, SCALE_VALUES[c[:, 1]], ORIENTATION_VALUES[c[:, 2]],
                     POSITION_VALUES[c[:, 3]], POSITION_VALUES[c[:, 4]])
-    return _render_numpy(*geo, n_vertices, int(chunk))
+    return _render_numpy(*geo, int(chunk))
 
 
 class _TorchOps:
+    interp = staticmethod(_interp_torch)
+
     def __init__(self, torch):
         self.abs = torch.abs
-        self.where = torch.where
-        self.clip = torch.clamp
-        self._torch = torch
-
-    def searchsorted(self, a, v):
-        return self._torch.searchsorted(a, v.contiguous(), right=False)
 
 
 _TORCH_TABLES: dict = {}
 
 
-def _torch_tables(torch, device, n_vertices):
-    key = (str(device), n_vertices)
+def _torch_tables(torch, device):
+    key = str(device)
     if key not in _TORCH_TABLES:
         f64 = dict(dtype=torch.float64, device=device)
-        chains = _chains(n_vertices)
         _TORCH_TABLES[key] = {
             "scale": torch.as_tensor(SCALE_VALUES, **f64),
             "cos": torch.as_tensor(np.cos(ORIENTATION_VALUES), **f64),
             "sin": torch.as_tensor(np.sin(ORIENTATION_VALUES), **f64),
             "centre": torch.as_tensor(16.0 + 32.0 * POSITION_VALUES, **f64),
             "pixels": torch.as_tensor(np.arange(IMAGE_SIZE, dtype=np.float64) + 0.5, **f64),
-            "chains": tuple(torch.as_tensor(a, **f64) for a in chains[:4]) + (chains[4],),
+            "chains": tuple(torch.as_tensor(a, **f64) for a in _CHAINS),
         }
     return _TORCH_TABLES[key]
 
 
-def render_torch(classes: Any, device: Any = "cpu", *, n_vertices: int = HEART_VERTICES, chunk: int = 4096):
+def render_torch(classes: Any, device: Any = "cpu", *, chunk: int = 4096):
     """Render the dSprites images of factor classes in torch, on ``device``.
 
-    Same geometry and the same float64 operations as :func:`render`, so the pixels agree;
+    Same geometry and the same float64 operations as :func:`render_numpy`, so the pixels agree;
     everything runs on ``device`` (the training device), so rendering never leaves the GPU.
 
     Parameters
@@ -380,8 +390,6 @@ def render_torch(classes: Any, device: Any = "cpu", *, n_vertices: int = HEART_V
         Columns shape, scale, orientation, posX, posY as 0-based classes.
     device : str or torch.device, default "cpu"
         Where to render ("cpu", "cuda", "cuda:1", ...).
-    n_vertices : int, default HEART_VERTICES
-        Vertices of the heart polygon.
     chunk : int, default 4096
         Images computed at once (bounds the temporary memory, about ``chunk`` * 300 KiB).
 
@@ -416,7 +424,7 @@ def render_torch(classes: Any, device: Any = "cpu", *, n_vertices: int = HEART_V
                 _check_classes(c.cpu().numpy())  # raises with the column and class named
     else:
         c = torch.as_tensor(_check_classes(classes), device=device)
-    t = _torch_tables(torch, device, n_vertices)
+    t = _torch_tables(torch, device)
     ops = _TorchOps(torch)
     n = c.shape[0]
     out = torch.zeros((n, 1, IMAGE_SIZE, IMAGE_SIZE), dtype=torch.float32, device=device)
