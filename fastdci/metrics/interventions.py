@@ -940,7 +940,8 @@ def irs(
     Differences from disentanglement_lib: points are drawn from the rows given instead of
     rendered and encoded (the same distribution on a full grid; disentanglement_lib samples
     in batches of 16, which does not change the distribution); ``num_active_dims`` counts the
-    active latents (disentanglement_lib returns the *sum of their values*, a slip).
+    active latents (disentanglement_lib returns the *sum of their values*, a slip); the
+    arithmetic is float64 whatever the latents' dtype.
 
     References
     ----------

@@ -332,6 +332,15 @@ def test_same_seed_same_result_from_arrays_and_files(tmp_path, grid, codes, metr
         _same(a, fn(reader, random_state=11, **kw))
 
 
+def test_torch_inputs_give_the_numpy_result(grid, codes):
+    import torch
+
+    kw = dict(batch_size=16, num_train=300, num_eval=200, random_state=2)
+    a = fastdci.factor_vae_score(codes["rotated"], grid, **kw)
+    b = fastdci.factor_vae_score(torch.from_numpy(codes["rotated"]), torch.from_numpy(grid), **kw)
+    _same(a, b)
+
+
 def test_reader_index_is_built_once(tmp_path, grid, codes):
     path = write_file(tmp_path / "g.h5", codes["copy"], grid, chunk_rows=100)
     with open_latents(path) as reader:
