@@ -1,0 +1,109 @@
+"""Invariants every metric shares: range, Python floats, latent permutation, determinism, CPU/CUDA parity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastdci
+from fastdci.evaluation import METRICS
+
+SIZES = (3, 4, 5, 4)
+NAMES = ("a", "b", "c", "d")
+FAST = {
+    "dci": {"regressor": "logistic"},
+    "beta_vae": {"num_train": 400, "num_eval": 200},
+    "factor_vae": {"num_train": 400, "num_eval": 200, "num_variance_estimate": 1000},
+    "z_max": {"num_train": 400, "num_eval": 200, "num_variance_estimate": 1000},
+    "irs": {"num_train": 2000},
+}
+# scores that are counts or accuracies in [0, 1]; num_active_dims is a count of latents
+BOUNDED = lambda key: key != "num_active_dims"  # noqa: E731
+
+
+@pytest.fixture(scope="module")
+def code():
+    rng = np.random.default_rng(7)
+    grid = np.stack(np.meshgrid(*[np.arange(s) for s in SIZES], indexing="ij"), -1).reshape(-1, len(SIZES))
+    factors = np.repeat(grid, 3, axis=0)
+    aligned = factors / (np.array(SIZES) - 1) + 0.1 * rng.normal(size=factors.shape)
+    latents = np.concatenate([aligned, 0.3 * rng.normal(size=(len(factors), 2))], axis=1)
+    return latents, factors
+
+
+def run(name, latents, factors, **extra):
+    spec = METRICS[name]
+    fn = getattr(fastdci, spec.function)
+    opts = dict(FAST.get(name, {}), **extra)
+    if spec.family == "information":
+        return fn(latents, factors, **opts)
+    if spec.family == "predictor":
+        return fn(latents, factors, random_state=0, **opts)
+    return fn(latents, factors, factor_sizes=SIZES, factor_names=NAMES, random_state=0, **opts)
+
+
+@pytest.fixture(scope="module")
+def results(code):
+    return {name: run(name, *code) for name in METRICS}
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_scores_are_python_floats_in_range(results, name):
+    scores = results[name].scores()
+    assert scores, name
+    for key, value in scores.items():
+        assert type(value) is float, (name, key, type(value))
+        assert np.isfinite(value), (name, key)
+        if BOUNDED(key):
+            assert -1e-9 <= value <= 1 + 1e-9, (name, key, value)
+    assert results[name].score == next(iter(scores.values()))
+    assert results[name].metric  # every result names its metric
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_latent_permutation_changes_nothing(code, results, name):
+    latents, factors = code
+    perm = np.random.default_rng(3).permutation(latents.shape[1])
+    permuted = run(name, latents[:, perm], factors).scores()
+    # optimisers (logistic, SVC) converge to a tolerance, so allow tiny differences there
+    assert permuted == pytest.approx(results[name].scores(), abs=2e-3), name
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_same_seed_same_result(code, results, name):
+    assert run(name, *code).scores() == results[name].scores()
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_to_dict_is_json_serialisable(results, name):
+    import json
+
+    doc = json.loads(json.dumps(results[name].to_dict()))
+    assert doc["metric"] == results[name].metric and doc["scores"] == results[name].scores()
+
+
+def test_aligned_code_scores_high_and_rotation_lower(code, results):
+    latents, factors = code
+    q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(latents.shape[1],) * 2))
+    rotated = latents @ q
+    # modularity is known to be lenient with entangled codes (each rotated latent still leans
+    # on a few factors), so it only has to drop by a smaller margin
+    for name, margin in (("mig", 0.15), ("dci", 0.15), ("factor_vae", 0.15), ("modularity", 0.05)):
+        aligned = results[name].score
+        mixed = run(name, rotated, factors).score
+        assert aligned > 0.6, (name, aligned)
+        assert mixed < aligned - margin, (name, aligned, mixed)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("name", ["mig", "modularity", "dci", "explicitness", "beta_vae"])
+def test_cuda_matches_cpu(code, name):
+    import torch
+
+    latents, factors = code
+    cpu = run(name, latents, factors, **({"backend": "cpu"} if name in ("dci", "explicitness", "beta_vae") else {}))
+    if METRICS[name].family == "information":
+        gpu = run(name, torch.as_tensor(latents, device="cuda"), torch.as_tensor(factors, device="cuda"))
+    else:
+        gpu = run(name, latents, factors, backend="cuda")
+    assert gpu.scores() == pytest.approx(cpu.scores(), abs=2e-3)
