@@ -119,8 +119,12 @@ class Lasso(EstimatorParams):
         Xt = to_device_tensor(X, device, torch.float64)
         Yt = torch.from_numpy(Yn).to(device)
         N, L = Xt.shape
-        sx = Standardizer.fit(Xt, self.standardize)
-        sy = Standardizer.fit(Yt, self.standardize)
+        sx = Standardizer.fit(Xt, True)
+        sy = Standardizer.fit(Yt, True)
+        if not self.standardize:
+            # centre only (for the intercept); keep the original scales
+            sx = Standardizer(sx.mean, torch.ones_like(sx.scale))
+            sy = Standardizer(sy.mean, torch.ones_like(sy.scale))
         if not self.fit_intercept:
             # no centring: only scale (a zero mean keeps the model through the origin)
             sx = Standardizer(torch.zeros_like(sx.mean), sx.scale)

@@ -52,6 +52,11 @@ class MultinomialLogistic(BatchedClassifier):
         reach ``tol`` below about 1e-5.
     chunk_rows : int, default 262144
         Rows per block when evaluating the loss (bounds memory at ``chunk_rows * n_classes``).
+    warm_start_rows : int or None, default None
+        With at least 8x this many rows, first fit on nested random row subsets (each 8x
+        larger, the smallest at least this size, with the full data's penalty), then on all
+        rows from there. The final stage runs on every row to ``tol``, so this changes the
+        path, not the answer; ``None`` fits on all rows from zero.
     device : {"auto", "cpu", "cuda"}, default "auto"
 
     Attributes
@@ -65,9 +70,10 @@ class MultinomialLogistic(BatchedClassifier):
     feature_importances_ : float64 array (L, K)
         ``sum_c |w_c|`` over factor k's classes, with ``w`` the weights on standardised inputs.
     n_iter_ : int64 array (K,)
-        L-BFGS iterations per factor.
+        L-BFGS iterations per factor on all rows (after any warm-start stages).
     converged_ : bool array (K,)
-        Whether each factor met ``tol`` within ``max_iter``.
+        Whether each factor met ``tol`` (or stopped decreasing its objective at float64
+        precision, scipy's ``factr`` test) within ``max_iter``.
 
     Notes
     -----
@@ -112,6 +118,7 @@ class MultinomialLogistic(BatchedClassifier):
         history: int = 10,
         dtype: str = "float64",
         chunk_rows: int = 262144,
+        warm_start_rows: int | None = None,
         device: str = "auto",
     ):
         self.C = C
@@ -122,6 +129,7 @@ class MultinomialLogistic(BatchedClassifier):
         self.history = history
         self.dtype = dtype
         self.chunk_rows = chunk_rows
+        self.warm_start_rows = warm_start_rows
         self.device = device
 
     # ------------------------------------------------------------------ checks
@@ -136,6 +144,12 @@ class MultinomialLogistic(BatchedClassifier):
             raise InvalidInputError(f"history must be a positive integer; got {self.history!r}.")
         if self.dtype not in _DTYPES:
             raise InvalidInputError(f"dtype must be 'float64' or 'float32'; got {self.dtype!r}.")
+        if self.warm_start_rows is not None and not (
+            isinstance(self.warm_start_rows, (int, np.integer)) and self.warm_start_rows >= 1
+        ):
+            raise InvalidInputError(
+                f"warm_start_rows must be a positive integer or None; got {self.warm_start_rows!r}."
+            )
         if not (isinstance(self.chunk_rows, (int, np.integer)) and self.chunk_rows >= 1):
             raise InvalidInputError(f"chunk_rows must be a positive integer; got {self.chunk_rows!r}.")
 
@@ -179,6 +193,7 @@ class MultinomialLogistic(BatchedClassifier):
             max_iter=int(self.max_iter),
             history=int(self.history),
             chunk=int(self.chunk_rows),
+            warm_rows=self.warm_start_rows,
         )
 
         self.classes_ = list(enc.classes)
@@ -232,20 +247,69 @@ def _fit_lbfgs(
     max_iter: int,
     history: int,
     chunk: int,
+    warm_rows: int | None,
+):
+    """Fit on nested row subsets first (each 8x larger), then on all rows.
+
+    A subset's mean loss estimates the full mean loss, so its optimum (same penalty) is a
+    close starting point, and its L-BFGS pairs are a fair curvature estimate to start from;
+    the last stage always runs on every row, to ``tol``, so the answer is the full-data fit.
+    """
+    N = X1.shape[0]
+    sizes = [N]
+    if warm_rows:
+        while sizes[0] >= 8 * warm_rows:
+            sizes.insert(0, sizes[0] // 8)
+    theta = None
+    mem = None
+    total_iter = np.zeros(len(n_classes), dtype=np.int64)
+    if len(sizes) > 1:
+        gen = torch.Generator(device="cpu").manual_seed(0)
+        perm = torch.randperm(N, generator=gen).to(X1.device)
+    for n in sizes:
+        if n < N:
+            idx = perm[:n]
+            Xn, cn = X1[idx], codes[idx]
+        else:
+            Xn, cn = X1, codes
+        stage_tol = tol if n == N else max(tol, 1e-5)
+        theta, n_iter, converged, mem = _lbfgs_stage(
+            Xn, cn, n_classes, n_full=N, C=C, fit_intercept=fit_intercept, tol=stage_tol,
+            max_iter=max_iter, history=history, chunk=chunk, theta0=theta, mem=mem,
+        )
+        total_iter += np.asarray(n_iter)
+    return [t.to(X1.dtype) for t in theta], n_iter, converged
+
+
+def _lbfgs_stage(
+    X1: torch.Tensor,
+    codes: torch.Tensor,
+    n_classes: tuple[int, ...],
+    *,
+    n_full: int,
+    C: float,
+    fit_intercept: bool,
+    tol: float,
+    max_iter: int,
+    history: int,
+    chunk: int,
+    theta0=None,
+    mem=None,
 ):
     """Per-factor L-BFGS with per-factor backtracking, all factors evaluated in one pass.
 
     Each factor is a small state machine: every batched evaluation returns its objective and
     gradient at its current trial point; the factor then accepts (Armijo) and proposes the next
-    L-BFGS step, or backtracks. Returns the parameters (list of (P, C_k) tensors, the last row
-    the intercept when fitted), the iteration counts and the convergence flags.
+    L-BFGS step, or backtracks. Returns the parameters (list of (P, C_k) float64 tensors, the
+    last row the intercept when fitted), the iteration counts, the convergence flags and the
+    L-BFGS memory.
     """
     N, P = X1.shape
     K = len(n_classes)
     dtype, device = X1.dtype, X1.device
     L = P - 1 if fit_intercept else P
     # penalty per factor on the scaled objective; binary factors use sklearn's binomial form
-    lam = [(2.0 if c == 2 else 1.0) / (C * N) for c in n_classes]
+    lam = [(2.0 if c == 2 else 1.0) / (C * n_full) for c in n_classes]
     pen_mask = torch.ones((P, 1), dtype=dtype, device=device)
     if fit_intercept:
         pen_mask[L] = 0.0
@@ -282,12 +346,18 @@ def _fit_lbfgs(
             gs.append(g)
         return fs, gs
 
-    theta = [torch.zeros((P, c), dtype=torch.float64, device=device) for c in n_classes]
+    if theta0 is None:
+        theta = [torch.zeros((P, c), dtype=torch.float64, device=device) for c in n_classes]
+    else:
+        theta = [t.clone() for t in theta0]
     fs, gs = evaluate([t.to(dtype) for t in theta], list(range(K)))
     f = list(fs)
     g = list(gs)
-    mem_s: list[list[torch.Tensor]] = [[] for _ in range(K)]
-    mem_y: list[list[torch.Tensor]] = [[] for _ in range(K)]
+    if mem is None:
+        mem_s: list[list[torch.Tensor]] = [[] for _ in range(K)]
+        mem_y: list[list[torch.Tensor]] = [[] for _ in range(K)]
+    else:
+        mem_s, mem_y = mem
     n_iter = [0] * K
     converged = [float(gk.abs().max()) <= tol for gk in g]
     direction: list[torch.Tensor | None] = [None] * K
@@ -355,7 +425,10 @@ def _fit_lbfgs(
                 if gmax <= tol:
                     converged[k] = True
                     continue
-                if (f_old - fn) <= ftol * max(abs(f_old), abs(fn), 1.0) or n_iter[k] >= max_iter:
+                if (f_old - fn) <= ftol * max(abs(f_old), abs(fn), 1.0):
+                    converged[k] = True  # no relative progress left at float64 (scipy's factr)
+                    continue
+                if n_iter[k] >= max_iter:
                     continue
                 new_direction(k)
                 still.append(k)
@@ -370,5 +443,4 @@ def _fit_lbfgs(
                 still.append(k)
         active = still
 
-    out = [t.to(dtype) for t in theta]
-    return out, n_iter, converged
+    return theta, n_iter, converged, (mem_s, mem_y)
