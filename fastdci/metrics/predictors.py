@@ -602,7 +602,7 @@ def sap(
     ...                           rng.normal(size=(1000, 1))], axis=1)
     >>> res = fastdci.sap(latents, factors, continuous=True)
     >>> round(res.sap, 2)
-    0.99
+    0.98
     """
     if not (isinstance(C, (int, float)) and C > 0):
         raise InvalidInputError(f"C must be a positive number; got {C!r}.")
