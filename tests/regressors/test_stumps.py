@@ -327,6 +327,18 @@ def test_bad_inputs_raise(rng):
 # ----------------------------------------------------------------------------- disentanglement_lib
 
 
+def test_dci_helpers_reproduce_disentanglement_lib_from_its_importances(reference_dir):
+    ref = json.loads((reference_dir / "dlib_reference.json").read_text())["scenarios"]
+    for scenario in ref.values():
+        dci = scenario["dci"]
+        R = np.array(dci["importance_matrix"])
+        assert dlib_disentanglement(R) == pytest.approx(dci["scores"]["disentanglement"], abs=1e-12)
+        assert dlib_completeness(R) == pytest.approx(dci["scores"]["completeness"], abs=1e-12)
+        legacy = dci["legacy_sklearn_importance_variant"]
+        R = np.array(legacy["importance_matrix"])
+        assert dlib_disentanglement(R) == pytest.approx(legacy["disentanglement"], abs=1e-12)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", ["aligned", "mixed", "nonlinear"])
 def test_dci_within_0_05_of_disentanglement_lib(reference_dir, scenario):
