@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -190,18 +191,39 @@ class _Source:
             cache[key] = acc
         return cache[key]
 
-    def grid_coverage(self) -> tuple[bool, str]:
-        """Whether "one factor fixed, the others free" batches can be drawn from these rows."""
-        _, factors = (None, self.reader.read(fields=["classes"]).classes) if self.reader is not None and \
-            self._arrays is None else self.arrays()
+    def _classes(self) -> np.ndarray:
+        if self._arrays is None and self.reader is not None:
+            cache = self.__dict__.setdefault("_classes_cache", [])
+            if not cache:
+                cache.append(np.asarray(self.reader.read(fields=["classes"]).classes, dtype=np.int64))
+            return cache[0]
+        return np.asarray(self.arrays()[1], dtype=np.int64)
+
+    def grid_coverage(self, metric: str) -> tuple[bool, str]:
+        """Whether the rows support the intervention ``metric``; if not, why.
+
+        BetaVAE, FactorVAE and IRS fix one factor and let the rest vary: each factor needs at
+        least two values backed by two rows or more. Z-max fixes every factor but one: for each
+        factor, at least half the rows must share all the other factors with another row (a
+        random subset of the grid does not; the full grid does).
+        """
+        factors = self._classes()
         sizes = np.asarray(self.factor_sizes)
-        missing = []
         for k, s in enumerate(sizes):
-            counts = np.bincount(np.asarray(factors[:, k], dtype=np.int64), minlength=s)
+            counts = np.bincount(factors[:, k], minlength=s)
             if (counts >= 2).sum() < 2:
-                missing.append(f"{self.factor_names[k]} has fewer than two values with two or more rows")
-        if missing:
-            return False, "; ".join(missing)
+                return False, (f"factor {self.factor_names[k]} has fewer than two values with two or more rows; "
+                               "encode more rows (the full grid: --rows all)")
+        if metric == "z_max" and len(sizes) > 1:
+            for k in range(len(sizes)):
+                others = [j for j in range(len(sizes)) if j != k]
+                key = np.ravel_multi_index(tuple(factors[:, j] for j in others), tuple(sizes[others]))
+                _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+                shared = float(np.mean(counts[inverse] >= 2))
+                if shared < 0.5:
+                    return False, (f"only {100 * shared:.1f}% of the rows share every factor but "
+                                   f"{self.factor_names[k]} with another row; Z-max needs (most of) the full "
+                                   "grid: encode it with --rows all")
         return True, ""
 
     def close(self):
@@ -397,7 +419,7 @@ def evaluate(
     skipped: dict[str, str] = {}
     failed: dict[str, str] = {}
     timings: dict[str, float] = {}
-    grid: tuple[bool, str] | None = None
+    warned: dict[str, list[str]] = {}
     t_all = time.perf_counter()
     try:
         bar = _progress(progress, len(names))
@@ -406,19 +428,23 @@ def evaluate(
             if bar is not None:
                 bar.set_description(name)
             if spec.needs_grid:
-                if grid is None:
-                    grid = src.grid_coverage()
-                if not grid[0]:
-                    skipped[name] = f"the rows do not cover the factor grid: {grid[1]}"
+                ok, why = src.grid_coverage(name)
+                if not ok:
+                    skipped[name] = f"the rows do not cover the factor grid: {why}"
                     if bar is not None:
                         bar.update(1)
                     continue
             t = time.perf_counter()
             try:
-                results[name] = _call(spec, src, backend=device, random_state=random_state,
-                                      options=dict(metric_options.get(name, {})))
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    results[name] = _call(spec, src, backend=device, random_state=random_state,
+                                          options=dict(metric_options.get(name, {})))
             except FastDCIError as exc:
                 failed[name] = str(exc)
+            msgs = [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
+            if msgs:
+                warned[name] = list(dict.fromkeys(msgs))
             timings[name] = time.perf_counter() - t
             if bar is not None:
                 bar.update(1)
@@ -435,6 +461,7 @@ def evaluate(
         "random_state": random_state,
         "metric_options": {k: dict(v) for k, v in metric_options.items()},
         "seconds": timings,
+        "warnings": warned,
         "total_seconds": time.perf_counter() - t_all,
         "versions": _versions(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -240,6 +240,8 @@ def _html(report, figures, title: str) -> str:
     )
     skipped = "".join(f"<li><b>{esc(m)}</b>: {esc(r)}</li>" for m, r in report.skipped.items())
     failed = "".join(f"<li><b>{esc(m)}</b>: {esc(r)}</li>" for m, r in report.failed.items())
+    warned = "".join(f"<li><b>{esc(m)}</b>: {esc(w)}</li>" for m, ws in report.provenance.get("warnings", {}).items()
+                     for w in ws)
     prov = report.provenance
     secs = prov.get("seconds", {})
     timing = ", ".join(f"{esc(m)} {t:.2f} s" for m, t in secs.items())
@@ -265,6 +267,7 @@ factors: {esc(', '.join(f'{n} ({s})' for n, s in zip(prov.get('factor_names', []
 <table><tr><th>metric</th><th>score</th><th>value</th></tr>{rows}</table>
 {f'<h3>Skipped</h3><ul>{skipped}</ul>' if skipped else ''}
 {f'<h3>Failed</h3><ul>{failed}</ul>' if failed else ''}
+{f'<h3>Warnings</h3><ul>{warned}</ul>' if warned else ''}
 <p class="meta">time per metric: {timing}</p>
 <h2>Figures</h2>
 {figs}

@@ -90,6 +90,16 @@ def test_arrays_and_reader_sources_agree(grid_file):
     assert a.scores() == b.scores()
 
 
+def test_z_max_skipped_on_a_random_subset_of_the_grid(grid_file):
+    with open_latents(grid_file) as r:
+        part = r.read(np.random.default_rng(0).choice(r.n_rows, 60, replace=False))
+    report = evaluate((part.mean, part.classes), ["factor_vae", "z_max"], factor_sizes=SIZES, factor_names=NAMES,
+                      **{k: FAST[k] for k in ("factor_vae", "z_max")})
+    assert "factor_vae" in report  # one factor fixed, the others free: a subset is enough
+    assert "z_max" in report.skipped and "share every factor but" in report.skipped["z_max"]
+    assert "--rows all" in report.skipped["z_max"]
+
+
 def test_grid_metrics_skipped_with_reason_when_rows_do_not_cover_grid():
     rng = np.random.default_rng(1)
     factors = np.stack([np.zeros(300, int), rng.integers(0, 3, 300)], 1)

@@ -108,6 +108,9 @@ def evaluate(
             print(f"{path}: {m} failed: {msg}", file=sys.stderr)
         for m, why in report.skipped.items():
             print(f"{path}: {m} skipped: {why}", file=sys.stderr)
+        for m, msgs in report.provenance.get("warnings", {}).items():
+            for msg in msgs:
+                print(f"{path}: {m} warning: {msg}", file=sys.stderr)
         if report.failed:
             failures += 1
         if target is not None:
@@ -163,6 +166,9 @@ def report(
         print(f"{m} skipped: {why}", file=sys.stderr)
     for m, msg in rep.failed.items():
         print(f"{m} failed: {msg}", file=sys.stderr)
+    for m, msgs in rep.provenance.get("warnings", {}).items():
+        for msg in msgs:
+            print(f"{m} warning: {msg}", file=sys.stderr)
     typer.echo(f"report: {page}")
     if rep.failed:
         raise typer.Exit(1)
