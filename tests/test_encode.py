@@ -118,6 +118,7 @@ class _Interrupting:
         return self._ds.images_torch(idx, device)
 
 
+@pytest.mark.slow
 def test_resume_after_kill_gives_the_same_file(run, encoded, tmp_path, monkeypatch):
     path = tmp_path / "killed.h5"
     real = T._open_dataset

@@ -88,6 +88,7 @@ def test_run_directory_contents(straight):
     assert trav.size == ((12 * 66 + 2) * 2, (10 * 66 + 2) * 2)
 
 
+@pytest.mark.slow
 def test_resume_after_interrupt_equals_straight_run(straight, tmp_path, monkeypatch):
     run_a, _ = straight
     run_b = tmp_path / "b"
@@ -109,6 +110,7 @@ def test_resume_after_interrupt_equals_straight_run(straight, tmp_path, monkeypa
     assert _strip_times(_losses(run_a)) == _strip_times(_losses(run_b))
 
 
+@pytest.mark.slow
 def test_resume_can_extend_steps(straight, tmp_path):
     run = tmp_path / "c"
     train(out=run, steps=2, seed=3, **SMALL)

@@ -25,13 +25,25 @@ def _run(capsys, *argv):
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("cli") / "run"
+def trained(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("cli") / "run"
+    code = main(["train", "--steps", "2", "--batch-size", "8", "--log-every", "1",
+                 "--out", str(run_dir), "--no-progress", "--format", "json"])
+    return run_dir, code
 
 
-def test_train_encode_inspect(capsys, run_dir, tmp_path):
+@pytest.fixture
+def run_dir(trained, capsys):
+    capsys.readouterr()
+    assert trained[1] == 0
+    return trained[0]
+
+
+@pytest.mark.slow
+def test_train_encode_inspect(capsys, trained, tmp_path):
+    run_dir = trained[0]
     code, out, err = _run(capsys, "train", "--steps", "2", "--batch-size", "8", "--log-every", "1",
-                          "--out", str(run_dir), "--no-progress", "--format", "json")
+                          "--out", str(run_dir), "--no-progress", "--format", "json", "--overwrite")
     assert code == 0, err
     info = json.loads(out)
     assert info["step"] == 2 and info["steps_this_call"] == 2 and info["images_per_second"] > 0
