@@ -263,11 +263,10 @@ class DSprites:
                 with zipfile.ZipFile(self._path) as zf, zf.open("imgs.npy") as fp:
                     _read_header(fp)
                     for start in range(0, N_IMAGES, _LOAD_CHUNK):
-                        n = min(_LOAD_CHUNK, N_IMAGES - start)
-                        buf = fp.read(n * per_image)
-                        if len(buf) != n * per_image:
-                            raise EOFError(f"imgs ends after {start + len(buf) // per_image} images")
-                        chunk = np.frombuffer(buf, dtype=np.uint8).reshape(n, IMAGE_SIZE, IMAGE_SIZE)
+                        want = min(_LOAD_CHUNK, N_IMAGES - start)
+                        buf = fp.read(want * per_image)
+                        n = len(buf) // per_image
+                        chunk = np.frombuffer(buf, dtype=np.uint8, count=n * per_image).reshape(n, IMAGE_SIZE, IMAGE_SIZE)
                         if chunk.max(initial=0) > 1:
                             bad = start + int(np.nonzero(chunk.reshape(n, -1).max(axis=1) > 1)[0][0])
                             raise DatasetFileError(
@@ -276,6 +275,8 @@ class DSprites:
                                 "and write the file again."
                             )
                         packed[start : start + n] = np.packbits(chunk, axis=-1)
+                        if n < want:
+                            raise EOFError(f"imgs ends after {start + n} of {N_IMAGES} images")
             except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
                 if isinstance(exc, DatasetFileError):
                     raise
@@ -523,7 +524,7 @@ class DSprites:
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
         os.close(fd)
         try:
-            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6, allowZip64=True) as zf:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=3, allowZip64=True) as zf:
                 with zf.open("imgs.npy", "w", force_zip64=True) as fp:
                     header = {"descr": "|u1", "fortran_order": False, "shape": (N_IMAGES, IMAGE_SIZE, IMAGE_SIZE)}
                     np.lib.format.write_array_header_1_0(fp, header)

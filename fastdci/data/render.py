@@ -266,31 +266,48 @@ def _geometry(shape, scale, orientation, pos_x, pos_y):
     return shape, scale, np.cos(orientation), np.sin(orientation), centre_x, centre_y
 
 
-_PATCH = 32  # every sprite fits in the 32 x 32 pixels around its centre (radius < 14 px)
+def _reach() -> tuple[float, float, float]:
+    """Largest distance (px, at scale 1) from the sprite centre to any point of each shape."""
+    square = _SQUARE_HALF * np.sqrt(2.0)
+    ellipse = max(_ELLIPSE_A, _ELLIPSE_B)
+    poly = heart_polygon()
+    heart = float(np.hypot(poly[:, 0] * _HEART_SX, poly[:, 1] * _HEART_SY + _HEART_ORIGIN_UP).max())
+    return (square + 1e-6, ellipse + 1e-6, heart + 1e-6)
+
+
+_REACH = _reach()
+
+
+def _patch_size(kind: int, scale: float) -> int:
+    """Side of a square patch of pixels that covers a sprite of this shape and scale wherever its
+    centre lies: pixel centres must span the centre +- reach, so 2 * reach + 2 pixels suffice."""
+    return int(min(IMAGE_SIZE, np.ceil(2.0 * _REACH[kind] * scale + 2.0)))
 
 
 def _render_numpy(shape, scale, cos, sin, cx, cy, chunk):
+    """Only the pixels of a patch around each sprite are tested (a quarter of the frame or less);
+    images are grouped by shape and, within a shape, sorted by scale so patches fit snugly."""
     n = shape.shape[0]
     out = np.zeros((n, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-    chains = _CHAINS
-    steps = np.arange(_PATCH)
-    # the patch's first row/column; the centre lies in [16, 48], so the patch stays in the frame
-    r0 = np.clip(np.floor(cy).astype(np.int64) - _PATCH // 2, 0, IMAGE_SIZE - _PATCH)
-    c0 = np.clip(np.floor(cx).astype(np.int64) - _PATCH // 2, 0, IMAGE_SIZE - _PATCH)
     for kind in range(3):
         chosen = np.flatnonzero(shape == kind)
+        chosen = chosen[np.argsort(scale[chosen], kind="stable")]
         for start in range(0, chosen.shape[0], chunk):
             ii = chosen[start : start + chunk]
-            rows = r0[ii, None] + steps  # (m, P) pixel rows
-            cols = c0[ii, None] + steps
-            dx = (cols.astype(np.float64) + 0.5)[:, None, :] - cx[ii, None, None]  # right
-            dy = cy[ii, None, None] - (rows.astype(np.float64) + 0.5)[:, :, None]  # up
-            c, s, k = cos[ii, None, None], sin[ii, None, None], scale[ii, None, None]
+            reach = _REACH[kind] * scale[ii]
+            size = _patch_size(kind, float(scale[ii].max()))
+            steps = np.arange(size)
+            r0 = np.clip(np.floor(cy[ii] - reach - 0.5).astype(np.int64), 0, IMAGE_SIZE - size)
+            c0 = np.clip(np.floor(cx[ii] - reach - 0.5).astype(np.int64), 0, IMAGE_SIZE - size)
+            dx = (c0[:, None] + steps + 0.5) - cx[ii, None]  # (m, size): right, per patch column
+            dy = cy[ii, None] - (r0[:, None] + steps + 0.5)  # (m, size): up, per patch row
+            c, s, k = cos[ii, None], sin[ii, None], scale[ii, None, None]
             # rotate back by -orientation into the sprite's frame, in units of scale-1 pixels
-            u = (c * dx + s * dy) / k
-            v = (c * dy - s * dx) / k
-            patch = _inside(_NumpyOps, kind, u, v, chains)
-            out[ii[:, None, None], rows[:, :, None], cols[:, None, :]] = patch
+            u = ((c * dx)[:, None, :] + (s * dy)[:, :, None]) / k
+            v = ((c * dy)[:, :, None] - (s * dx)[:, None, :]) / k
+            patch = _inside(_NumpyOps, kind, u, v, _CHAINS)
+            for i, r, q, p in zip(ii.tolist(), r0.tolist(), c0.tolist(), patch):
+                out[i, r : r + size, q : q + size] = p
     return out
 
 
@@ -427,27 +444,40 @@ def render_torch(classes: Any, device: Any = "cpu", *, chunk: int = 4096):
     t = _torch_tables(torch, device)
     ops = _TorchOps(torch)
     n = c.shape[0]
-    out = torch.zeros((n, 1, IMAGE_SIZE, IMAGE_SIZE), dtype=torch.float32, device=device)
-    steps = torch.arange(_PATCH, device=device)
-    r0 = torch.clamp(torch.floor(t["centre"][c[:, 4]]).long() - _PATCH // 2, 0, IMAGE_SIZE - _PATCH)
-    c0 = torch.clamp(torch.floor(t["centre"][c[:, 3]]).long() - _PATCH // 2, 0, IMAGE_SIZE - _PATCH)
-    zero = torch.zeros((), dtype=torch.int64, device=device)
-    for kind in range(3):
-        chosen = torch.nonzero(c[:, 0] == kind).flatten()
-        for start in range(0, chosen.shape[0], chunk):
-            ii = chosen[start : start + chunk]
+    out = torch.zeros((n, IMAGE_SIZE * IMAGE_SIZE), dtype=torch.float32, device=device)
+    if n == 0:
+        return out.view(0, 1, IMAGE_SIZE, IMAGE_SIZE)
+    flat_out = out.view(-1)
+    # group by (shape, scale class): one patch size per group
+    group = c[:, 0] * len(SCALE_VALUES) + c[:, 1]
+    order = torch.argsort(group, stable=True)
+    counts = torch.bincount(group, minlength=3 * len(SCALE_VALUES)).tolist()
+    begin = 0
+    for g, count in enumerate(counts):
+        members = order[begin : begin + count]
+        begin += count
+        kind, scale_k = divmod(g, len(SCALE_VALUES))
+        size = _patch_size(kind, float(SCALE_VALUES[scale_k]))
+        reach = _REACH[kind] * float(SCALE_VALUES[scale_k])
+        steps = torch.arange(size, device=device)
+        for start in range(0, count, chunk):
+            ii = members[start : start + chunk]
             cc = c[ii]
-            rows = r0[ii, None] + steps
-            cols = c0[ii, None] + steps
             cx = t["centre"][cc[:, 3]]
             cy = t["centre"][cc[:, 4]]
-            dx = (cols.to(torch.float64) + 0.5)[:, None, :] - cx[:, None, None]
-            dy = cy[:, None, None] - (rows.to(torch.float64) + 0.5)[:, :, None]
-            cs = t["cos"][cc[:, 2]][:, None, None]
-            sn = t["sin"][cc[:, 2]][:, None, None]
+            r0 = torch.clamp(torch.floor(cy - (reach + 0.5)).long(), 0, IMAGE_SIZE - size)
+            c0 = torch.clamp(torch.floor(cx - (reach + 0.5)).long(), 0, IMAGE_SIZE - size)
+            dx = (c0[:, None] + steps).to(torch.float64) + 0.5 - cx[:, None]
+            dy = cy[:, None] - ((r0[:, None] + steps).to(torch.float64) + 0.5)
+            cs = t["cos"][cc[:, 2]][:, None]
+            sn = t["sin"][cc[:, 2]][:, None]
             k = t["scale"][cc[:, 1]][:, None, None]
-            u = (cs * dx + sn * dy) / k
-            v = (cs * dy - sn * dx) / k
+            u = ((cs * dx)[:, None, :] + (sn * dy)[:, :, None]) / k
+            v = ((cs * dy)[:, :, None] - (sn * dx)[:, None, :]) / k
             patch = _inside(ops, kind, u, v, t["chains"])
-            out[ii[:, None, None], zero, rows[:, :, None], cols[:, None, :]] = patch.to(torch.float32)
-    return out
+            # flat positions of the patch pixels in ``out``; write the patches in one scatter
+            at = (ii * (IMAGE_SIZE * IMAGE_SIZE))[:, None, None] + (
+                (r0[:, None] + steps)[:, :, None] * IMAGE_SIZE + (c0[:, None] + steps)[:, None, :]
+            )
+            flat_out.scatter_(0, at.reshape(-1), patch.reshape(-1).to(torch.float32))
+    return out.view(n, 1, IMAGE_SIZE, IMAGE_SIZE)

@@ -115,22 +115,24 @@ def _metadata():
     return np.array({"latents_sizes": np.array([1, 3, 6, 40, 32, 32]), "latents_names": ("color",)}, dtype=object)
 
 
+IMGS_HEADER_ONLY = ((N, 64, 64), np.uint8)
+
+
 def _write_npz(path, arrays):
-    """An npz with the given members; imgs given as (shape, dtype) is written as a lazy header + zeros."""
+    """An npz with the given members.
+
+    A member given as ``(shape, dtype[, data])`` is written as an .npy header followed by
+    ``data`` only (default: nothing), i.e. truncated: opening validates headers and tables, the
+    pixels are read (and found short) on first use. That keeps these files a few MB.
+    """
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for key, arr in arrays.items():
             with zf.open(key + ".npy", "w", force_zip64=True) as fp:
-                if isinstance(arr, tuple):  # (shape, dtype[, head]): a header, head bytes, then zeros
-                    shape, dtype, head = (*arr, b"")[:3]
-                    np.lib.format.write_array_header_1_0(
-                        fp, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape}
-                    )
-                    zero = bytes(1 << 24)
-                    fp.write(head)
-                    left = int(np.prod(shape)) * np.dtype(dtype).itemsize - len(head)
-                    while left:
-                        fp.write(zero[: min(left, len(zero))])
-                        left -= min(left, len(zero))
+                if isinstance(arr, tuple):
+                    shape, dtype, data = (*arr, b"")[:3]
+                    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape}
+                    np.lib.format.write_array_header_1_0(fp, header)
+                    fp.write(data)
                 else:
                     np.lib.format.write_array(fp, arr, allow_pickle=True)
 
@@ -156,7 +158,7 @@ def test_truncated_zip(tmp_path, tables):
     p = tmp_path / "d.npz"
     classes, values = tables
     _write_npz(p, {"latents_classes": classes, "latents_values": values, "metadata": _metadata(),
-                   "imgs": ((N, 64, 64), np.uint8)})
+                   "imgs": IMGS_HEADER_ONLY})
     data = p.read_bytes()
     p.write_bytes(data[: len(data) // 2])
     with pytest.raises(DatasetFileError, match="not an .npz|corrupt"):
@@ -196,7 +198,7 @@ def test_wrong_image_dtype(tmp_path, tables):
 @pytest.mark.slow
 def test_wrong_tables_and_metadata(tmp_path, tables):
     classes, values = tables
-    imgs = ((N, 64, 64), np.uint8)
+    imgs = IMGS_HEADER_ONLY
     p = tmp_path / "d.npz"
     _write_npz(p, {"imgs": imgs, "latents_classes": classes[:, 1:], "latents_values": values, "metadata": _metadata()})
     with pytest.raises(DatasetFileError, match=r"latents_classes must be a integer array of shape \(737280, 6\)"):
@@ -223,19 +225,29 @@ def test_metadata_pickle_is_restricted(tmp_path, tables):
     classes, values = tables
     p = tmp_path / "d.npz"
     evil = np.array([os.getcwd], dtype=object)  # a callable from an arbitrary module
-    _write_npz(p, {"imgs": ((N, 64, 64), np.uint8), "latents_classes": classes, "latents_values": values,
+    _write_npz(p, {"imgs": IMGS_HEADER_ONLY, "latents_classes": classes, "latents_values": values,
                    "metadata": evil})
     with pytest.raises(DatasetFileError, match="refusing to load"):
         DSprites(p)
 
 
 class _CheapImages(DSprites):
-    """A rendered dataset whose images are a cheap function of the row (keeps the export fast)."""
+    """A rendered dataset whose images are a cheap function of the row: a 4 x 4 block placed by
+    posX/posY, plus the shape/scale/orientation classes as lit pixels in row 0 (keeps export
+    fast while every row stays distinguishable)."""
 
     def images(self, idx):
         rows = self._check_idx(idx)
-        grid = np.arange(64)
-        return (((rows[:, None, None] + grid[None, :, None] * 3 + grid[None, None, :]) % 7) == 0).astype(np.uint8)
+        c = self.classes(rows)
+        out = np.zeros((len(rows), 64, 64), dtype=np.uint8)
+        n = np.arange(len(rows))
+        for dr in range(4):
+            for dc in range(4):
+                out[n, 16 + c[:, 4] + dr, 16 + c[:, 3] + dc] = 1
+        out[n, 0, c[:, 0]] = 1
+        out[n, 0, 3 + c[:, 1]] = 1
+        out[n, 0, 10 + c[:, 2]] = 1
+        return out
 
 
 @pytest.mark.slow
@@ -273,13 +285,23 @@ def test_export_refuses_to_overwrite(tmp_path):
     assert p.read_bytes() == b"keep me"
 
 
-@pytest.mark.slow
 def test_images_not_binary(tmp_path, tables):
     classes, values = tables
     p = tmp_path / "d.npz"
-    bad_pixel = bytes(64 * 64 * 3 + 100) + b"\xff"  # image 3 holds a 255 (an unthresholded file)
-    _write_npz(p, {"imgs": ((N, 64, 64), np.uint8, bad_pixel), "latents_classes": classes,
+    data = bytearray(64 * 64 * 5)
+    data[64 * 64 * 3 + 100] = 255  # image 3 holds a 255 (an unthresholded file)
+    _write_npz(p, {"imgs": ((N, 64, 64), np.uint8, bytes(data)), "latents_classes": classes,
                    "latents_values": values, "metadata": _metadata()})
-    ds = DSprites(p)  # the header is fine; pixels are checked when first decompressed
+    ds = DSprites(p)  # headers and tables are fine; pixels are checked when first decompressed
     with pytest.raises(DatasetFileError, match="0/1 pixels; image 3 has values up to 255.*imgs > 127"):
         ds.images([0])
+
+
+def test_images_truncated(tmp_path, tables):
+    classes, values = tables
+    p = tmp_path / "d.npz"
+    _write_npz(p, {"imgs": ((N, 64, 64), np.uint8, bytes(64 * 64 * 5)), "latents_classes": classes,
+                   "latents_values": values, "metadata": _metadata()})
+    ds = DSprites(p)
+    with pytest.raises(DatasetFileError, match="imgs ends after 5 of 737280 images.*corrupt or truncated"):
+        ds.images_torch([0])
