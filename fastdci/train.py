@@ -317,6 +317,7 @@ class _Progress:
             self._task = self._bar.add_task(description, total=total, completed=done, rate="", info="")
 
     def __enter__(self):
+        self._t0, self._done = time.perf_counter(), 0
         if self._bar is not None:
             self._bar.start()
         return self
@@ -324,13 +325,13 @@ class _Progress:
     def advance(self, n: int, info: str | None = None) -> None:
         if self._bar is None:
             return
-        task = self._bar.tasks[0]
-        speed = task.speed
-        rate = f"{speed:,.0f} img/s" if speed else ""
-        kw = {"rate": rate}
-        if info is not None:
-            kw["info"] = info
+        kw = {} if info is None else {"info": info}
         self._bar.update(self._task, advance=n, **kw)
+        if n:
+            self._done += n
+            # rich's windowed speed once it has two samples; the running mean before that
+            speed = self._bar.tasks[0].speed or self._done / max(time.perf_counter() - self._t0, 1e-9)
+            self._bar.update(self._task, rate=f"{speed:,.0f} img/s")
 
     def __exit__(self, *exc):
         if self._bar is not None:

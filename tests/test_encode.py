@@ -228,3 +228,12 @@ def test_encode_on_cuda_matches_cpu(run, encoded, tmp_path):
     np.testing.assert_allclose(b.mean, a.mean, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(b.logvar, a.logvar, rtol=1e-4, atol=1e-5)
     assert torch.backends.cudnn.allow_tf32  # restored afterwards
+
+
+def test_progress_on_stderr_and_off_by_default(run, tmp_path, capsys):
+    encode(run, tmp_path / "p.h5", rows=600, batch_size=256, progress=True)
+    out, err = capsys.readouterr()
+    assert out == "" and "600/600 images" in err and "img/s" in err
+    encode(run, tmp_path / "q.h5", rows=600, batch_size=256)  # stderr is not a terminal here
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""

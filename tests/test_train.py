@@ -268,3 +268,9 @@ def test_cuda_straight_equals_resumed_in_data_order(tmp_path):
     assert torch.equal(ra["rng"]["data"], rb["rng"]["data"])
     for k in ra["model"]:
         torch.testing.assert_close(ra["model"][k], rb["model"][k], rtol=1e-4, atol=1e-5)
+
+
+def test_progress_on_stderr(tmp_path, capsys):
+    train(out=tmp_path, steps=2, batch_size=8, log_every=1, progress=True)
+    out, err = capsys.readouterr()
+    assert out == "" and "16/16 images" in err and "img/s" in err and "loss" in err
