@@ -262,7 +262,6 @@ def _fit_lbfgs(
             sizes.insert(0, sizes[0] // 8)
     theta = None
     mem = None
-    total_iter = np.zeros(len(n_classes), dtype=np.int64)
     if len(sizes) > 1:
         gen = torch.Generator(device="cpu").manual_seed(0)
         perm = torch.randperm(N, generator=gen).to(X1.device)
@@ -277,7 +276,6 @@ def _fit_lbfgs(
             Xn, cn, n_classes, n_full=N, C=C, fit_intercept=fit_intercept, tol=stage_tol,
             max_iter=max_iter, history=history, chunk=chunk, theta0=theta, mem=mem,
         )
-        total_iter += np.asarray(n_iter)
     return [t.to(X1.dtype) for t in theta], n_iter, converged
 
 
