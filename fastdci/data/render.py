@@ -123,7 +123,7 @@ def heart_polygon(n_vertices: int = HEART_VERTICES, phase: float = HEART_PHASE) 
 def _heart_chains(n_vertices: int, phase: float):
     """The right half of the heart polygon as two chains along which y increases.
 
-    Returns ``(outer_y, outer_x, outer_slope, inner_y, inner_x, inner_slope)`` in curve units:
+    Returns ``((outer_y, outer_x, outer_slope), (inner_y, inner_x, inner_slope))`` in curve units:
     the outer chain runs from the lowest vertex up the side to the lobe top, the inner chain
     from the vertex next to the notch up to the lobe top. The polygon is symmetric about x = 0
     (the vertex set is, since x(-w) = -x(w) and y(-w) = y(w)), so a point ``(x, y)`` is inside iff
@@ -143,24 +143,56 @@ def _heart_chains(n_vertices: int, phase: float):
         cy, cx = np.ascontiguousarray(cy), np.ascontiguousarray(cx)
         if np.any(np.diff(cy) <= 0):  # pragma: no cover - the curve is monotone on each side
             raise InvalidInputError("the heart polygon's half-chains must be monotone in y")
-        chains += [cy, cx, np.diff(cx) / np.diff(cy)]
+        chains.append((cy, cx, np.diff(cx) / np.diff(cy)))
     return tuple(chains)
 
 
 _CHAINS = _heart_chains(HEART_VERTICES, HEART_PHASE)
 
 
-def _interp_numpy(v, ky, kx, slope):
+def _interp_numpy(v, chain):
+    ky, kx = chain[0], chain[1]
     return np.interp(v, ky, kx)
 
 
-def _interp_torch(v, ky, kx, slope):
-    """``numpy.interp`` (inside the knots) in torch: the same operations, so the same floats."""
+def _torch_chain(torch, chain, device):
+    """A chain's knots for :func:`_interp_torch`, plus a uniform-bin table that finds the knot
+    interval of a value with one lookup and two comparisons (``torch.searchsorted`` is slow on
+    the CPU): bins are narrower than half the closest knot spacing, so a bin and its neighbour
+    hold at most one knot between them and a one-bin rounding error is corrected exactly."""
+    ky, kx, slope = chain
+    width = float(np.diff(ky).min()) / 2.5
+    n_bins = int(np.ceil((ky[-1] - ky[0]) / width)) + 1
+    edges = ky[0] + width * np.arange(n_bins)
+    first = np.clip(np.searchsorted(ky, edges, side="right") - 1, 0, len(ky) - 2)
+    f64 = dict(dtype=torch.float64, device=device)
+    return (
+        torch.as_tensor(ky, **f64),
+        torch.as_tensor(kx, **f64),
+        torch.as_tensor(slope, **f64),
+        float(ky[0]),
+        1.0 / width,
+        torch.as_tensor(first, dtype=torch.int64, device=device),
+    )
+
+
+def _interp_torch(v, chain):
+    """``numpy.interp`` inside the knots, in torch: the knot interval ``j`` with
+    ``ky[j] <= v < ky[j + 1]``, then ``slope[j] * (v - ky[j]) + kx[j]`` as NumPy computes it,
+    so both give the same floats."""
     import torch
 
-    j = torch.searchsorted(ky, v.contiguous(), right=True) - 1
-    j = torch.clamp(j, 0, ky.shape[0] - 2)
-    return slope[j] * (v - ky[j]) + kx[j]
+    ky, kx, slope, lo, inv_width, first = chain
+    last = ky.shape[0] - 2
+
+    def take(table, index):
+        return table.index_select(0, index.reshape(-1)).view(index.shape)
+
+    b = torch.clamp(((v - lo) * inv_width).floor(), 0, first.shape[0] - 1).long()
+    j = take(first, b)
+    j = j + (take(ky, torch.clamp(j + 1, max=last + 1)) <= v).long()
+    j = torch.clamp(j - (take(ky, j) > v).long(), 0, last)
+    return take(slope, j) * (v - take(ky, j)) + take(kx, j)
 
 
 def _inside_square(xp, u, v):
@@ -172,11 +204,11 @@ def _inside_ellipse(xp, u, v):
 
 
 def _inside_heart(xp, u, v, chains):
-    outer_y, outer_x, outer_s, inner_y, inner_x, inner_s = chains
+    outer, inner = chains
     hx = xp.abs(u) / _HEART_SX
     hy = (v - _HEART_ORIGIN_UP) / _HEART_SY
-    inside = (hy >= outer_y[0]) & (hy <= outer_y[-1]) & (hx <= xp.interp(hy, outer_y, outer_x, outer_s))
-    return inside & ((hy <= inner_y[0]) | (hx >= xp.interp(hy, inner_y, inner_x, inner_s)))
+    inside = (hy >= outer[0][0]) & (hy <= outer[0][-1]) & (hx <= xp.interp(hy, outer))
+    return inside & ((hy <= inner[0][0]) | (hx >= xp.interp(hy, inner)))
 
 
 def _inside(xp, shape, u, v, chains):
@@ -390,7 +422,7 @@ def _torch_tables(torch, device):
             "sin": torch.as_tensor(np.sin(ORIENTATION_VALUES), **f64),
             "centre": torch.as_tensor(16.0 + 32.0 * POSITION_VALUES, **f64),
             "pixels": torch.as_tensor(np.arange(IMAGE_SIZE, dtype=np.float64) + 0.5, **f64),
-            "chains": tuple(torch.as_tensor(a, **f64) for a in _CHAINS),
+            "chains": tuple(_torch_chain(torch, chain, device) for chain in _CHAINS),
         }
     return _TORCH_TABLES[key]
 
@@ -442,14 +474,68 @@ def render_torch(classes: Any, device: Any = "cpu", *, chunk: int = 4096):
     else:
         c = torch.as_tensor(_check_classes(classes), device=device)
     t = _torch_tables(torch, device)
-    ops = _TorchOps(torch)
     n = c.shape[0]
     out = torch.zeros((n, IMAGE_SIZE * IMAGE_SIZE), dtype=torch.float32, device=device)
     if n == 0:
         return out.view(0, 1, IMAGE_SIZE, IMAGE_SIZE)
-    flat_out = out.view(-1)
-    # group by (shape, scale class): one patch size per group
-    group = c[:, 0] * len(SCALE_VALUES) + c[:, 1]
+    if device.type == "cpu" and n >= _GROUPED_MIN:
+        _render_torch_grouped(torch, c, t, out.view(-1), chunk)
+    else:
+        _render_torch_single_pass(torch, c, t, out.view(-1), chunk)
+    return out.view(n, 1, IMAGE_SIZE, IMAGE_SIZE)
+
+
+_GROUPED_MIN = 2048
+"""From this many images on (on the CPU), images are rendered grouped by shape and scale: less
+arithmetic, more (small) operations. Below it, and on GPUs, one pass renders any mix."""
+
+
+def _torch_patch(torch, t, cc, reach, steps):
+    """Per image: the patch origin, and the patch pixels in the sprite's frame (u right, v up)."""
+    size = steps.shape[0]
+    cx = t["centre"][cc[:, 3]]
+    cy = t["centre"][cc[:, 4]]
+    r0 = torch.clamp(torch.floor(cy - (reach + 0.5)).long(), 0, IMAGE_SIZE - size)
+    c0 = torch.clamp(torch.floor(cx - (reach + 0.5)).long(), 0, IMAGE_SIZE - size)
+    dx = (c0[:, None] + steps).to(torch.float64) + 0.5 - cx[:, None]
+    dy = cy[:, None] - ((r0[:, None] + steps).to(torch.float64) + 0.5)
+    cs = t["cos"][cc[:, 2]][:, None]
+    sn = t["sin"][cc[:, 2]][:, None]
+    k = t["scale"][cc[:, 1]][:, None, None]
+    u = ((cs * dx)[:, None, :] + (sn * dy)[:, :, None]) / k
+    v = ((cs * dy)[:, :, None] - (sn * dx)[:, None, :]) / k
+    return r0, c0, u, v
+
+
+def _torch_place(torch, flat_out, ii, r0, c0, steps, patch):
+    """Write the patches of images ``ii`` into the flat (n * 64 * 64) output, in one scatter."""
+    at = (ii * (IMAGE_SIZE * IMAGE_SIZE))[:, None, None] + (
+        (r0[:, None] + steps)[:, :, None] * IMAGE_SIZE + (c0[:, None] + steps)[:, None, :]
+    )
+    flat_out.scatter_(0, at.reshape(-1), patch.reshape(-1).to(torch.float32))
+
+
+def _render_torch_single_pass(torch, c, t, flat_out, chunk):
+    ops = _TorchOps(torch)
+    reach = max(_REACH) * float(SCALE_VALUES.max())
+    size = max(_patch_size(kind, float(SCALE_VALUES.max())) for kind in range(3))
+    steps = torch.arange(size, device=c.device)
+    for start in range(0, c.shape[0], chunk):
+        cc = c[start : start + chunk]
+        ii = torch.arange(start, start + cc.shape[0], device=c.device)
+        r0, c0, u, v = _torch_patch(torch, t, cc, reach, steps)
+        kind = cc[:, 0][:, None, None]
+        patch = torch.where(
+            kind == 0,
+            _inside_square(ops, u, v),
+            torch.where(kind == 1, _inside_ellipse(ops, u, v), _inside_heart(ops, u, v, t["chains"])),
+        )
+        _torch_place(torch, flat_out, ii, r0, c0, steps, patch)
+
+
+def _render_torch_grouped(torch, c, t, flat_out, chunk):
+    ops = _TorchOps(torch)
+    group = c[:, 0] * len(SCALE_VALUES) + c[:, 1]  # (shape, scale class): one patch size each
     order = torch.argsort(group, stable=True)
     counts = torch.bincount(group, minlength=3 * len(SCALE_VALUES)).tolist()
     begin = 0
@@ -457,27 +543,10 @@ def render_torch(classes: Any, device: Any = "cpu", *, chunk: int = 4096):
         members = order[begin : begin + count]
         begin += count
         kind, scale_k = divmod(g, len(SCALE_VALUES))
-        size = _patch_size(kind, float(SCALE_VALUES[scale_k]))
-        reach = _REACH[kind] * float(SCALE_VALUES[scale_k])
-        steps = torch.arange(size, device=device)
+        scale = float(SCALE_VALUES[scale_k])
+        steps = torch.arange(_patch_size(kind, scale), device=c.device)
         for start in range(0, count, chunk):
             ii = members[start : start + chunk]
-            cc = c[ii]
-            cx = t["centre"][cc[:, 3]]
-            cy = t["centre"][cc[:, 4]]
-            r0 = torch.clamp(torch.floor(cy - (reach + 0.5)).long(), 0, IMAGE_SIZE - size)
-            c0 = torch.clamp(torch.floor(cx - (reach + 0.5)).long(), 0, IMAGE_SIZE - size)
-            dx = (c0[:, None] + steps).to(torch.float64) + 0.5 - cx[:, None]
-            dy = cy[:, None] - ((r0[:, None] + steps).to(torch.float64) + 0.5)
-            cs = t["cos"][cc[:, 2]][:, None]
-            sn = t["sin"][cc[:, 2]][:, None]
-            k = t["scale"][cc[:, 1]][:, None, None]
-            u = ((cs * dx)[:, None, :] + (sn * dy)[:, :, None]) / k
-            v = ((cs * dy)[:, :, None] - (sn * dx)[:, None, :]) / k
+            r0, c0, u, v = _torch_patch(torch, t, c[ii], _REACH[kind] * scale, steps)
             patch = _inside(ops, kind, u, v, t["chains"])
-            # flat positions of the patch pixels in ``out``; write the patches in one scatter
-            at = (ii * (IMAGE_SIZE * IMAGE_SIZE))[:, None, None] + (
-                (r0[:, None] + steps)[:, :, None] * IMAGE_SIZE + (c0[:, None] + steps)[:, None, :]
-            )
-            flat_out.scatter_(0, at.reshape(-1), patch.reshape(-1).to(torch.float32))
-    return out.view(n, 1, IMAGE_SIZE, IMAGE_SIZE)
+            _torch_place(torch, flat_out, ii, r0, c0, steps, patch)

@@ -275,3 +275,25 @@ def test_bad_classes_raise_torch():
 def test_empty_batch():
     assert render_numpy(np.zeros((0, 5), dtype=np.int64)).shape == (0, 64, 64)
     assert tuple(render_torch(np.zeros((0, 5), dtype=np.int64)).shape) == (0, 1, 64, 64)
+
+
+def test_torch_interp_equals_numpy_interp(rng):
+    import torch
+
+    for chain in R._CHAINS:
+        ky = chain[0]
+        v = np.concatenate([rng.uniform(ky[0], ky[-1], 20000), ky[:-1], np.nextafter(ky[1:-1], -np.inf)])
+        expected = np.interp(v, ky, chain[1])
+        got = R._interp_torch(torch.as_tensor(v), R._torch_chain(torch, chain, "cpu")).numpy()
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_torch_single_pass_equals_grouped(rng, monkeypatch):
+    classes = _random_classes(rng, 300)
+    grouped_min = R._GROUPED_MIN
+    monkeypatch.setattr(R, "_GROUPED_MIN", 1)
+    grouped = render_torch(classes)
+    monkeypatch.setattr(R, "_GROUPED_MIN", grouped_min * 1000)
+    single = render_torch(classes, chunk=100)
+    np.testing.assert_array_equal(grouped.numpy(), single.numpy())
+    np.testing.assert_array_equal(single[:, 0].numpy().astype(np.uint8), render_numpy(classes))
