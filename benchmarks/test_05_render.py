@@ -10,7 +10,8 @@ Groups:
   rows (rows are 4 KiB each, so a random gather costs the same per row as on the full 3 GiB
   array, without holding 3 GiB on a shared machine).
 - ``images-train``: a training batch of ``TRAIN_BATCH`` rows as a float32 tensor, rendered
-  (``DSprites().images_torch``) vs gathered from the loaded array and converted.
+  (``DSprites().images_torch``, which uses NumPy on the CPU; ``render_torch``; ``render_numpy``
+  + conversion) vs gathered from the loaded array and converted.
 - ``full-grid``: every one of the 737,280 images rendered once (NumPy), with the mean number of
   lit pixels (real dSprites: 174.06) stored in ``extra_info``.
 - ``images-batch-cuda``: :func:`~fastdci.data.render_torch` on the GPU (skips without one).
@@ -125,9 +126,17 @@ def test_batch_loaded_array_reference(benchmark, loaded, standin_rows):
 
 
 @pytest.mark.benchmark(group="images-train")
-def test_train_batch_render_torch(benchmark, dataset):
+def test_train_batch_images_torch(benchmark, dataset):
     rng = np.random.default_rng(3)
     out = benchmark(lambda: dataset.images_torch(rng.integers(0, N_IMAGES, TRAIN_BATCH)))
+    assert tuple(out.shape) == (TRAIN_BATCH, 1, 64, 64)
+    _rate(benchmark, TRAIN_BATCH)
+
+
+@pytest.mark.benchmark(group="images-train")
+def test_train_batch_render_torch(benchmark, dataset):
+    rng = np.random.default_rng(3)
+    out = benchmark(lambda: render_torch(dataset.classes(rng.integers(0, N_IMAGES, TRAIN_BATCH)), "cpu"))
     assert tuple(out.shape) == (TRAIN_BATCH, 1, 64, 64)
     _rate(benchmark, TRAIN_BATCH)
 

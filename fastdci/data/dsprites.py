@@ -406,8 +406,10 @@ class DSprites:
     def images_torch(self, idx: Any, device: Any = "cpu"):
         """Images of dataset rows as a float32 tensor on ``device``.
 
-        Rendered datasets render on ``device`` itself (:func:`fastdci.data.render.render_torch`);
-        file datasets copy the file's images there.
+        Rendered datasets render on ``device`` itself: on a GPU with
+        :func:`fastdci.data.render.render_torch`, on the CPU with the NumPy renderer (the same
+        pixels, and faster there than torch's CPU kernels). File datasets copy the file's
+        images to ``device``.
 
         Parameters
         ----------
@@ -434,6 +436,9 @@ class DSprites:
         if self._path is not None:
             host = torch.from_numpy(np.unpackbits(self._load_images()[rows], axis=-1))
             return host.to(device=device, non_blocking=True).to(torch.float32).unsqueeze(1)
+        if device.type == "cpu":
+            # same pixels; NumPy's kernels render 2-4x faster than torch's on the CPU
+            return torch.from_numpy(_render.render_numpy(self.classes(rows))).unsqueeze(1).to(torch.float32)
         return _render.render_torch(self.classes(rows), device=device)
 
     # ------------------------------------------------------------------ description, export

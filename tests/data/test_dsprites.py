@@ -76,6 +76,16 @@ def test_images_torch_matches_images(ds, rng):
     assert torch.equal(t, t2)
 
 
+@pytest.mark.cuda
+def test_images_torch_on_cuda(ds, rng):
+    import torch
+
+    idx = rng.integers(0, N, 500)
+    t = ds.images_torch(torch.as_tensor(idx, device="cuda"), device="cuda")
+    assert t.device.type == "cuda" and t.dtype == torch.float32
+    np.testing.assert_array_equal(t[:, 0].cpu().numpy().astype(np.uint8), ds.images(idx))
+
+
 def test_describe_is_json(ds):
     d = json.loads(json.dumps(ds.describe()))
     assert d["name"] == "dsprites" and d["source"] == "rendered"
