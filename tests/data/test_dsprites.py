@@ -241,6 +241,23 @@ def test_metadata_pickle_is_restricted(tmp_path, tables):
         DSprites(p)
 
 
+def test_metadata_old_style_pickle(tmp_path, tables):
+    """The real file's metadata was pickled by Python 2 (protocol 2, ``numpy.core`` names)."""
+    import pickle
+    import warnings
+
+    classes, values = tables
+    p = tmp_path / "d.npz"
+    payload = pickle.dumps(_metadata(), protocol=2).replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+    assert b"cnumpy.core.multiarray\n" in payload
+    _write_npz(p, {"imgs": IMGS_HEADER_ONLY, "latents_classes": classes, "latents_values": values,
+                   "metadata": ((), object, payload)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # numpy.core is numpy._core in NumPy 2
+        ds = DSprites(p)
+    assert ds.source == "file" and ds.values([1]).shape == (1, 5)
+
+
 class _CheapImages(DSprites):
     """A rendered dataset whose images are a cheap function of the row: a 4 x 4 block placed by
     posX/posY, plus the shape/scale/orientation classes as lit pixels in row 0 (keeps export
