@@ -297,8 +297,9 @@ def _joint_counts_rows(x, y, edges, lo, scale, n_classes, uniform, r0, r1):
     size = K * n_classes * slab
     out = np.zeros(size, dtype=np.int64)
     h = np.zeros(size, dtype=np.int32)
-    codes = np.empty((_BLOCK, L), dtype=np.int32)
-    bases = np.empty((_BLOCK, K), dtype=np.int32)
+    # unsigned indices spare Numba's negative-index wraparound check (measured ~15%)
+    codes = np.empty((_BLOCK, L), dtype=np.uintp)
+    bases = np.empty((_BLOCK, K), dtype=np.uintp)
     pending = 0
     for s in range(r0, r1, _BLOCK):
         e = min(r1, s + _BLOCK)
@@ -310,8 +311,9 @@ def _joint_counts_rows(x, y, edges, lo, scale, n_classes, uniform, r0, r1):
         for t in range(e - s):
             for k in range(K):
                 base = bases[t, k]
+                hk = h[base:base + slab]
                 for j in range(L):
-                    h[base + codes[t, j]] += 1
+                    hk[codes[t, j]] += np.int32(1)
         pending += e - s
         if pending >= _FLUSH_ROWS or e == r1:
             for t in range(size):
