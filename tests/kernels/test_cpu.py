@@ -258,3 +258,13 @@ def test_mutual_info_matrix_equals_sklearn_per_table(rng):
         for k in range(2):
             assert abs(got[l, k] - mutual_info_score(y[:, k], codes[:, l])) < 1e-10
     assert np.all(got[2] == 0.0)
+
+
+def test_joint_counts_refuses_a_table_too_large():
+    from fastdci.errors import InvalidInputError
+
+    x = np.zeros((4, 2), dtype=np.float32)
+    y = np.zeros((4, 1), dtype=np.int64)
+    edges = np.tile(np.linspace(0, 1, 21, dtype=np.float32), (2, 1))
+    with pytest.raises(InvalidInputError, match="probably continuous: bin it"):
+        cpu.joint_counts(x, y, edges, 1 << 23)
