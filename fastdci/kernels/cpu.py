@@ -45,6 +45,7 @@ NumPy: the tables are small
 from __future__ import annotations
 
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -66,6 +67,7 @@ __all__ = [
 
 _MIN_BLOCK = 1 << 16  # rows below which one thread does the whole job
 _POOL: ThreadPoolExecutor | None = None
+_POOL_PID = -1
 
 
 def _threads() -> int:
@@ -81,12 +83,13 @@ def _blocks(n_rows: int) -> list[tuple[int, int]]:
 def _run_blocks(fn, n_rows: int, *args) -> list:
     """Run ``fn(*args, r0, r1)`` over row blocks; the kernels release the GIL, so blocks run
     in parallel threads."""
-    global _POOL
+    global _POOL, _POOL_PID
     blocks = _blocks(n_rows)
     if len(blocks) == 1:
         return [fn(*args, 0, n_rows)]
-    if _POOL is None:
+    if _POOL is None or _POOL_PID != os.getpid():  # a forked child has none of the parent's threads
         _POOL = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="fastdci-kernel")
+        _POOL_PID = os.getpid()
     futures = [_POOL.submit(fn, *args, r0, r1) for r0, r1 in blocks]
     return [f.result() for f in futures]
 

@@ -268,3 +268,14 @@ def test_joint_counts_refuses_a_table_too_large():
     edges = np.tile(np.linspace(0, 1, 21, dtype=np.float32), (2, 1))
     with pytest.raises(InvalidInputError, match="probably continuous: bin it"):
         cpu.joint_counts(x, y, edges, 1 << 23)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_kernels_work_in_a_forked_child(rng):
+    import multiprocessing as mp
+
+    x = rng.normal(size=(3 * cpu._MIN_BLOCK, 2))
+    expected = cpu.minmax_columns(x)[0]  # the parent's thread pool now exists
+    with mp.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(cpu.minmax_columns, (x,)).get(timeout=60)
+    np.testing.assert_array_equal(got[0], expected)
