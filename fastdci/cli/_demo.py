@@ -13,7 +13,7 @@ from . import app
 from ._common import print_table, show_progress
 
 #: CPU defaults, sized so the whole demo takes about 10 minutes on 2 cores
-CPU_STEPS = 600
+CPU_STEPS = 2000
 #: the CPU demo encodes every 2nd orientation, posX and posY value: a complete grid of
 #: 3 x 6 x 20 x 16 x 16 = 92,160 images, so every intervention metric still applies
 LATTICE_STRIDES = (1, 1, 2, 2, 2)
