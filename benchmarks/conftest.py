@@ -27,3 +27,18 @@ def pytest_collection_modifyitems(config, items):
 def scaled(name: str, default: int) -> int:
     """A size constant that an environment variable (FASTDCI_BENCH_<NAME>) may override."""
     return int(os.environ.get(f"FASTDCI_BENCH_{name}", default))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _torch_threads():
+    """FASTDCI_BENCH_THREADS=N runs torch on N threads (1 is steadier on a crowded machine)."""
+    threads = int(os.environ.get("FASTDCI_BENCH_THREADS", "0"))
+    if not threads:
+        yield
+        return
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    yield
+    torch.set_num_threads(n)

@@ -24,7 +24,6 @@ Run: ``python -m pytest benchmarks/test_05_render.py --benchmark-only``.
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -37,16 +36,7 @@ from .conftest import scaled
 BATCH = scaled("RENDER_BATCH", 16_384)
 TRAIN_BATCH = 64
 STANDIN_ROWS = scaled("RENDER_STANDIN_ROWS", 92_160)  # 1/8 of the grid: 377 MB as uint8
-THREADS = int(os.environ.get("FASTDCI_BENCH_THREADS", "0"))
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _threads():
-    n = torch.get_num_threads()
-    if THREADS:
-        torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

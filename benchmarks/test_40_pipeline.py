@@ -14,7 +14,6 @@ thread waited for the writer. ``FASTDCI_BENCH_THREADS`` sets torch's CPU threads
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -31,16 +30,7 @@ TRAIN_STEPS = scaled("TRAIN_STEPS", 30)
 TRAIN_BATCH = 64
 ENCODE_ROWS = scaled("ENCODE_ROWS", 20_000)
 ENCODE_BATCH = 512
-THREADS = int(os.environ.get("FASTDCI_BENCH_THREADS", "0"))
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _threads():
-    n = torch.get_num_threads()
-    if THREADS:
-        torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

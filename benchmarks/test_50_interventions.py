@@ -22,7 +22,6 @@ are stored in ``extra_info`` and checked to agree within binomial standard error
 from __future__ import annotations
 
 import math
-import os
 import warnings
 
 import numpy as np
@@ -40,18 +39,7 @@ NUM_EVAL = 5_000
 NUM_VARIANCE_ESTIMATE = 10_000
 THRESHOLD = 0.05
 ROUNDS = 3
-THREADS = int(os.environ.get("FASTDCI_BENCH_THREADS", "0"))
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _threads():
-    import torch
-
-    n = torch.get_num_threads()
-    if THREADS:
-        torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
