@@ -225,12 +225,42 @@ def _run_figures(run: Path, out: Path) -> list[tuple[str, str]]:
         save_traversals(model, dataset, out / TRAVERSALS_NAME)
         run = out
     for name, caption in ((RECONSTRUCTIONS_NAME, "Reconstructions: inputs (top) and the decoder's output (bottom)."),
-                          (TRAVERSALS_NAME, "Latent traversals: one latent varied per row, the others fixed.")):
+                          (TRAVERSALS_NAME, "Latent traversals: row z_i sets latent i to evenly spaced values from "
+                           "-2.5 to 2.5, the others fixed at the posterior mean of the input (first column); a row "
+                           "that does not change is an inactive latent.")):
         if (run / name).exists():
-            if run != out:
+            if name == TRAVERSALS_NAME:
+                import inspect
+
+                from .train import save_traversals
+
+                params = inspect.signature(save_traversals).parameters
+                _label_traversals(run / name, out / name, cols=params["n_values"].default + 1,
+                                  limit=params["limit"].default)
+            elif run != out:
                 shutil.copyfile(run / name, out / name)
             figs.append((name, caption))
     return figs
+
+
+def _label_traversals(src: Path, dst: Path, cols: int = 12, limit: float = 2.5) -> Path:
+    """Redraw a traversal grid (rows = latents, first column = the input) with labelled axes."""
+    from PIL import Image
+
+    plt = _plt()
+    img = np.asarray(Image.open(src).convert("L"))
+    # the grid is square tiles with a thin border: count the rows from the aspect ratio
+    rows = max(1, round(img.shape[0] / (img.shape[1] / cols)))
+    fig, ax = plt.subplots(figsize=(cols * 0.75 + 1, rows * 0.75 + 0.8), dpi=120)
+    ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+    h, w = img.shape[0] / rows, img.shape[1] / cols
+    ax.set_yticks([(i + 0.5) * h for i in range(rows)], [f"z{i}" for i in range(rows)])
+    values = np.linspace(-limit, limit, cols - 1)
+    ax.set_xticks([(j + 0.5) * w for j in range(cols)], ["input"] + [f"{v:+.1f}" for v in values], fontsize=8)
+    ax.set_xlabel("value of the traversed latent")
+    ax.set_ylabel("latent")
+    ax.set_title("latent traversals", fontsize=10)
+    return _save(fig, dst)
 
 
 def _html(report, figures, title: str) -> str:
