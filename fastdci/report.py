@@ -266,7 +266,7 @@ def _label_traversals(src: Path, dst: Path, cols: int = 12, limit: float = 2.5) 
 def _html(report, figures, title: str) -> str:
     esc = html.escape
     rows = "".join(
-        f"<tr><td>{esc(m)}</td><td>{esc(k)}</td><td>{v:.4f}</td></tr>" for m, k, v in score_rows(report)
+        f"<tr><td>{esc(m)}</td><td>{esc(k)}</td><td>{v:.4g}</td></tr>" for m, k, v in score_rows(report)
     )
     skipped = "".join(f"<li><b>{esc(m)}</b>: {esc(r)}</li>" for m, r in report.skipped.items())
     failed = "".join(f"<li><b>{esc(m)}</b>: {esc(r)}</li>" for m, r in report.failed.items())
