@@ -10,7 +10,8 @@ own latent scaled to [0, 1] plus noise 0.05, and five pure-noise latents; float3
   iterations); fastdci at its default ``tol=1e-6`` and at scikit-learn's ``tol=1e-4``.
 - ``dci-dlib-size``: :func:`fastdci.dci` with ``regressor="logistic"`` at disentanglement_lib's
   sizes (10,000 train, 5,000 test).
-- ``dci-1M``: :func:`fastdci.dci` (logistic) on ``DCI_ROWS`` rows, half held out.
+- ``dci-1M``: :func:`fastdci.dci` (logistic, and the default gbt stumps) on ``DCI_ROWS`` rows,
+  half held out.
 - ``sap``: :func:`fastdci.sap` (the exact liblinear re-implementation, all pairs in parallel) vs
   disentanglement_lib's loop over ``sklearn.svm.LinearSVC`` per (latent, factor) pair.
 - CUDA (marked, skips without a GPU): ``dci(regressor="logistic", backend="cuda")`` at
@@ -142,6 +143,15 @@ def test_dci_logistic_1m(benchmark):
     latents, factors = _codes(DCI_ROWS, seed=2)
     res = _run(benchmark, lambda: fastdci.dci(latents, factors, regressor="logistic",
                                               backend="cpu"))
+    benchmark.extra_info.update(res.scores())
+
+
+@pytest.mark.benchmark(group="dci-1M")
+def test_dci_gbt_1m(benchmark):
+    import fastdci
+
+    latents, factors = _codes(DCI_ROWS, seed=2)
+    res = _run(benchmark, lambda: fastdci.dci(latents, factors, regressor="gbt", backend="cpu"))
     benchmark.extra_info.update(res.scores())
 
 
