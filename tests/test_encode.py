@@ -14,6 +14,7 @@ from fastdci.encode import _BackgroundWriter, encode, encode_batches, select_row
 from fastdci.errors import CheckpointError, InvalidInputError, LatentsFileError, OutputExistsError
 from fastdci.io import open_latents
 from fastdci.train import load_checkpoint, train
+from tests._helpers import Interrupting as _Interrupting
 
 N_ROWS = 1500
 
@@ -99,23 +100,6 @@ def test_select_rows():
 def test_select_rows_bad(rows, pattern):
     with pytest.raises(InvalidInputError, match=pattern):
         select_rows(100, rows)
-
-
-class _Interrupting:
-    def __init__(self, ds, after):
-        self._ds, self._after, self._calls = ds, after, 0
-
-    def __getattr__(self, name):
-        return getattr(self._ds, name)
-
-    def __len__(self):
-        return len(self._ds)
-
-    def images_torch(self, idx, device="cpu"):
-        self._calls += 1
-        if self._calls == self._after:
-            raise KeyboardInterrupt
-        return self._ds.images_torch(idx, device)
 
 
 @pytest.mark.slow

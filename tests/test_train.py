@@ -13,6 +13,7 @@ from PIL import Image
 import fastdci.train as T
 from fastdci.errors import CheckpointError, DatasetFileError, InvalidInputError, OutputExistsError
 from fastdci.train import TrainConfig, load_checkpoint, read_checkpoint, train
+from tests._helpers import Interrupting as _Interrupting
 
 SMALL = dict(batch_size=8, log_every=1, checkpoint_every=2, progress=False)
 
@@ -24,25 +25,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-
-
-class _Interrupting:
-    """A dataset that raises KeyboardInterrupt when asked for its ``after``-th batch of images."""
-
-    def __init__(self, ds, after):
-        self._ds, self._after, self._calls = ds, after, 0
-
-    def __getattr__(self, name):
-        return getattr(self._ds, name)
-
-    def __len__(self):
-        return len(self._ds)
-
-    def images_torch(self, idx, device="cpu"):
-        self._calls += 1
-        if self._calls == self._after:
-            raise KeyboardInterrupt
-        return self._ds.images_torch(idx, device)
 
 
 def _losses(run):

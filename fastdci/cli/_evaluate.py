@@ -42,6 +42,17 @@ def _parse_sets(sets: list[str]) -> dict[str, dict]:
     return opts
 
 
+def print_problems(report, prefix: str = "") -> None:
+    """The report's failed, skipped and warned metrics, one line each, on stderr."""
+    for m, msg in report.failed.items():
+        print(f"{prefix}{m} failed: {msg}", file=sys.stderr)
+    for m, why in report.skipped.items():
+        print(f"{prefix}{m} skipped: {why}", file=sys.stderr)
+    for m, msgs in report.provenance.get("warnings", {}).items():
+        for msg in msgs:
+            print(f"{prefix}{m} warning: {msg}", file=sys.stderr)
+
+
 def _row(name: str, scores: dict[str, dict[str, float]], columns: list[str]) -> list:
     flat = {f"{m}.{k}": v for m, sc in scores.items() for k, v in sc.items()}
     return [name, *[flat.get(c, "") for c in columns]]
@@ -104,13 +115,7 @@ def evaluate(
             failures += 1
             print(f"error: {exc}", file=sys.stderr)
             continue
-        for m, msg in report.failed.items():
-            print(f"{path}: {m} failed: {msg}", file=sys.stderr)
-        for m, why in report.skipped.items():
-            print(f"{path}: {m} skipped: {why}", file=sys.stderr)
-        for m, msgs in report.provenance.get("warnings", {}).items():
-            for msg in msgs:
-                print(f"{path}: {m} warning: {msg}", file=sys.stderr)
+        print_problems(report, f"{path}: ")
         if report.failed:
             failures += 1
         if target is not None:
@@ -162,13 +167,7 @@ def report(
               **_parse_sets(set_))
     page = write_report(rep, out, latents_path=file, checkpoint=checkpoint)
     print_table(None, ["metric", "score", "value"], score_rows(rep))
-    for m, why in rep.skipped.items():
-        print(f"{m} skipped: {why}", file=sys.stderr)
-    for m, msg in rep.failed.items():
-        print(f"{m} failed: {msg}", file=sys.stderr)
-    for m, msgs in rep.provenance.get("warnings", {}).items():
-        for msg in msgs:
-            print(f"{m} warning: {msg}", file=sys.stderr)
+    print_problems(rep)
     typer.echo(f"report: {page}")
     if rep.failed:
         raise typer.Exit(1)
