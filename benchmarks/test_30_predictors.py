@@ -147,11 +147,13 @@ def test_dci_logistic_1m(benchmark):
 
 
 @pytest.mark.benchmark(group="dci-1M")
-def test_dci_gbt_1m(benchmark):
+@pytest.mark.parametrize("max_depth", [1, 3])
+def test_dci_gbt_1m(benchmark, max_depth):
     import fastdci
 
     latents, factors = _codes(DCI_ROWS, seed=2)
-    res = _run(benchmark, lambda: fastdci.dci(latents, factors, regressor="gbt", backend="cpu"))
+    res = _run(benchmark, lambda: fastdci.dci(latents, factors, regressor="gbt", max_depth=max_depth,
+                                              backend="cpu"))
     benchmark.extra_info.update(res.scores())
 
 

@@ -21,7 +21,7 @@ LATTICE_STRIDES = (1, 1, 2, 2, 2)
 GPU_STEPS = 300_000
 
 
-def lattice_rows(sizes=(3, 6, 40, 32, 32), strides=LATTICE_STRIDES):
+def lattice_rows(sizes=None, strides=LATTICE_STRIDES):
     """Dataset rows of the sub-grid that keeps every ``strides[k]``-th class of factor k.
 
     dSprites rows are in C order over the factor classes, so the row of a class tuple is
@@ -29,6 +29,9 @@ def lattice_rows(sizes=(3, 6, 40, 32, 32), strides=LATTICE_STRIDES):
     """
     import numpy as np
 
+    from ..data import FACTOR_SIZES
+
+    sizes = tuple(FACTOR_SIZES if sizes is None else sizes)
     axes = [np.arange(0, s, st) for s, st in zip(sizes, strides)]
     mesh = np.meshgrid(*axes, indexing="ij")
     return np.ravel_multi_index(tuple(m.ravel() for m in mesh), sizes).astype(np.int64)

@@ -200,6 +200,15 @@ def generate_batch_factor_code(ground_truth_data, representation_function: Calla
     return np.transpose(representations), np.transpose(factors)
 
 
+def _train_test_codes(ground_truth_data, representation_function, random_state, num_train, num_test, batch_size):
+    """Train points then test points, drawn in that order from one RandomState (as disentanglement_lib)."""
+    mus_train, ys_train = generate_batch_factor_code(ground_truth_data, representation_function, num_train,
+                                                     random_state, batch_size)
+    mus_test, ys_test = generate_batch_factor_code(ground_truth_data, representation_function, num_test,
+                                                   random_state, batch_size)
+    return mus_train, ys_train, mus_test, ys_test
+
+
 def compute_mig(ground_truth_data, representation_function, random_state, artifact_dir=None,
                 num_train: int = 10000, batch_size: int = 16) -> dict:
     """``mig.compute_mig`` with disentanglement_lib's defaults."""
@@ -213,11 +222,8 @@ def compute_dci(ground_truth_data, representation_function, random_state, artifa
                 num_train: int = 10000, num_test: int = 5000, batch_size: int = 16) -> dict:
     """``dci.compute_dci`` with disentanglement_lib's defaults."""
     del artifact_dir
-    mus_train, ys_train = generate_batch_factor_code(ground_truth_data, representation_function, num_train,
-                                                     random_state, batch_size)
-    mus_test, ys_test = generate_batch_factor_code(ground_truth_data, representation_function, num_test,
-                                                   random_state, batch_size)
-    return _compute_dci(mus_train, ys_train, mus_test, ys_test)
+    return _compute_dci(*_train_test_codes(ground_truth_data, representation_function, random_state, num_train,
+                                           num_test, batch_size))
 
 
 def compute_sap(ground_truth_data, representation_function, random_state, artifact_dir=None,
@@ -225,11 +231,9 @@ def compute_sap(ground_truth_data, representation_function, random_state, artifa
                 continuous_factors: bool = False) -> dict:
     """``sap_score.compute_sap`` with disentanglement_lib's defaults."""
     del artifact_dir
-    mus, ys = generate_batch_factor_code(ground_truth_data, representation_function, num_train, random_state,
-                                         batch_size)
-    mus_test, ys_test = generate_batch_factor_code(ground_truth_data, representation_function, num_test,
-                                                   random_state, batch_size)
-    return _compute_sap(mus, ys, mus_test, ys_test, continuous_factors)
+    codes = _train_test_codes(ground_truth_data, representation_function, random_state, num_train, num_test,
+                              batch_size)
+    return _compute_sap(*codes, continuous_factors)
 
 
 def compute_modularity_explicitness(ground_truth_data, representation_function, random_state, artifact_dir=None,
@@ -238,10 +242,8 @@ def compute_modularity_explicitness(ground_truth_data, representation_function, 
     from .. import explicitness
 
     del artifact_dir
-    mus_train, ys_train = generate_batch_factor_code(ground_truth_data, representation_function, num_train,
-                                                     random_state, batch_size)
-    mus_test, ys_test = generate_batch_factor_code(ground_truth_data, representation_function, num_test,
-                                                   random_state, batch_size)
+    mus_train, ys_train, mus_test, ys_test = _train_test_codes(ground_truth_data, representation_function,
+                                                               random_state, num_train, num_test, batch_size)
     discretized = histogram_discretize(mus_train, 20)
     mi = discrete_mutual_info(discretized, ys_train)
     x_tr, x_te = np.asarray(mus_train).T, np.asarray(mus_test).T
