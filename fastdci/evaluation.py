@@ -193,10 +193,10 @@ class _Source:
 
     def _classes(self) -> np.ndarray:
         if self._arrays is None and self.reader is not None:
-            cache = self.__dict__.setdefault("_classes_cache", [])
-            if not cache:
-                cache.append(np.asarray(self.reader.read(fields=["classes"]).classes, dtype=np.int64))
-            return cache[0]
+            # the factor index the intervention metrics use, built once and cached on the reader
+            from .metrics._factor_index import FactorIndex
+
+            return np.asarray(FactorIndex.cached(self.reader).factors, dtype=np.int64)
         return np.asarray(self.arrays()[1], dtype=np.int64)
 
     def grid_coverage(self, metric: str) -> tuple[bool, str]:
