@@ -47,11 +47,13 @@ def _as_sklearn_coef(coef):
     return (coef[1] - coef[0])[None] if coef.shape[0] == 2 else coef
 
 
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
 @pytest.mark.parametrize("C", [1.0, 0.05])
-def test_coefficients_match_sklearn(problem, C):
+def test_coefficients_match_sklearn(problem, C, solver):
     X, Y = problem
-    model = MultinomialLogistic(C=C, tol=1e-9, device="cpu").fit(X, Y)
+    model = MultinomialLogistic(C=C, tol=1e-9, solver=solver, device="cpu").fit(X, Y)
     assert model.converged_.all()
+    assert model.solver_ == [solver] * 3
     Xs = _standardise(X)
     scale = X.std(axis=0)
     for k in range(Y.shape[1]):
@@ -145,6 +147,63 @@ def test_warm_start_stages_reach_the_same_fit(rng):
         np.testing.assert_allclose(b.coef_[k], a.coef_[k], rtol=1e-5, atol=1e-7)
 
 
+def test_subset_hessian_equals_autograd_hessian(rng):
+    """The (P*C)^2 Hessian formula against torch.autograd on the mean cross-entropy."""
+    from fastdci.regressors.logistic import _SubsetHessian
+
+    X1 = torch.from_numpy(np.c_[rng.normal(size=(50, 3)), np.ones(50)])
+    y = torch.from_numpy(rng.integers(0, 4, 50))
+    theta = torch.from_numpy(rng.normal(size=(4, 4)))
+
+    def mean_ce(t):
+        return torch.nn.functional.cross_entropy(X1 @ t.reshape(4, 4), y)
+
+    ref = torch.autograd.functional.hessian(mean_ce, theta.reshape(-1))
+    np.testing.assert_allclose(_SubsetHessian(X1, rows=50)(theta).numpy(), ref.numpy(),
+                               rtol=1e-10, atol=1e-12)
+    assert _SubsetHessian(X1, rows=20).X.shape == (20, 4)  # a fixed subset when rows < N
+
+
+def test_newton_on_a_row_subset_reaches_the_lbfgs_fit(rng):
+    """With the Hessian from 300 of 5,000 rows, Newton still converges to the full-data optimum."""
+    n = 5000
+    X = rng.normal(size=(n, 3)) * [1.0, 2.0, 0.5]
+    Y = np.stack([np.digitize(X[:, 0] + 0.7 * rng.normal(size=n), [-1, 0, 1]),
+                  (X[:, 1] + rng.normal(size=n) > 0).astype(int),
+                  np.digitize(X[:, 2] - 0.3 * X[:, 0] + 0.2 * rng.normal(size=n),
+                              np.linspace(-1, 1, 7))], axis=1)
+    a = MultinomialLogistic(tol=1e-9, solver="lbfgs", device="cpu").fit(X, Y)
+    b = MultinomialLogistic(tol=1e-9, solver="newton", hessian_rows=300, device="cpu").fit(X, Y)
+    assert a.converged_.all() and b.converged_.all()
+    for k in range(3):
+        np.testing.assert_allclose(b.coef_[k], a.coef_[k], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b.intercept_[k].sum(), 0.0, atol=1e-8)
+    assert (b.n_iter_ < a.n_iter_).all()
+
+
+def test_near_separable_factor_converges_with_both_solvers(rng):
+    """Classes 0.5 apart with noise 0.05: the objective is near zero and must not stall."""
+    n = 20000
+    y = rng.integers(0, 3, n)
+    X = np.c_[y / 2 + 0.05 * rng.normal(size=n), rng.normal(size=n)]
+    ref = _sk_fit(_standardise(X), y)
+    for solver in ("newton", "lbfgs"):
+        model = MultinomialLogistic(tol=1e-7, solver=solver, device="cpu").fit(X, y)
+        assert model.converged_.all(), solver
+        ours = model.coef_[0] * X.std(axis=0)[None, :]
+        assert np.abs(ours - ref.coef_).max() / np.abs(ref.coef_).max() < 1e-3, solver
+
+
+def test_auto_solver_by_cost():
+    from fastdci.regressors.logistic import _choose_solvers
+
+    # 11 inputs+intercept: Newton once the rows outweigh the subset Hessian's cost
+    assert _choose_solvers("auto", 10_000, 11, (2, 40), 16384) == ["newton", "lbfgs"]
+    assert _choose_solvers("auto", 1_000_000, 11, (3, 40), 16384) == ["newton", "newton"]
+    assert _choose_solvers("auto", 10**8, 65, (40,), 16384) == ["lbfgs"]  # 2600 parameters
+    assert _choose_solvers("lbfgs", 10**8, 11, (3,), 16384) == ["lbfgs"]
+
+
 def test_float32_and_torch_inputs(problem):
     X, Y = problem
     ref = MultinomialLogistic(tol=1e-9, device="cpu").fit(X, Y)
@@ -174,6 +233,10 @@ def test_errors(problem):
         MultinomialLogistic(C=0).fit(X, Y)
     with pytest.raises(InvalidInputError, match="dtype must be"):
         MultinomialLogistic(dtype="float16").fit(X, Y)
+    with pytest.raises(InvalidInputError, match="solver must be"):
+        MultinomialLogistic(solver="sgd").fit(X, Y)
+    with pytest.raises(InvalidInputError, match="hessian_rows must be"):
+        MultinomialLogistic(hessian_rows=0).fit(X, Y)
     with pytest.raises(InvalidInputError, match="device must be"):
         MultinomialLogistic(device="tpu").fit(X, Y)
     bad = Y.copy()
