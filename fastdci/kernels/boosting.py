@@ -48,6 +48,7 @@ _i8_2d = numba.int64[:, ::1]
 _u8_2d = numba.uint8[:, ::1]
 _i4_2d = numba.int32[:, ::1]
 _f4_2d = numba.float32[:, ::1]
+_LEAF_BLOCK = 2048  # rows per partial sum in leaf_update (fixed: results independent of threads)
 
 
 # ----------------------------------------------------------------------------- binning
@@ -167,6 +168,7 @@ def softmax_gradients(F, codes, offsets, G, H):  # pragma: no cover - compiled
 
 @numba.njit(
     numba.void(_f4_2d, _f4_2d, _i4_2d, _u8_2d, numba.int64, numba.float32[:, :, :, ::1]),
+    parallel=True,
     cache=True,
 )
 def build_level_weights(G, Wt, node, side, level, out):  # pragma: no cover - compiled
@@ -182,23 +184,51 @@ def build_level_weights(G, Wt, node, side, level, out):  # pragma: no cover - co
     N, C = G.shape
     S = out.shape[1]
     n_ch = out.shape[3]
-    for n in range(N):
-        for s in range(S):
+    for n in prange(N):
+        if level == 0:
             for c in range(C):
-                for ch in range(n_ch):
-                    out[n, s, c, ch] = 0.0
-        for c in range(C):
-            j = node[n, c]
-            if level == 0:
-                p = 0
-            else:
+                out[n, 0, c, 0] = G[n, c]
+                out[n, 0, c, 1] = Wt[n, c]
+                if n_ch == 3:
+                    out[n, 0, c, 2] = 1.0
+            continue
+        # branch-free and without data-dependent loads (which child a row is in is a coin
+        # flip): side[p, c] for p in {0, 1} as s0 + (s1 - s0) * p, the slot as a 0/1 factor
+        if S <= 2:
+            for c in range(C):
+                j = node[n, c]
                 p = j >> 1
-                if (j & 1) != side[p, c]:
-                    continue
-            out[n, p, c, 0] = G[n, c]
-            out[n, p, c, 1] = Wt[n, c]
-            if n_ch == 3:
-                out[n, p, c, 2] = 1.0
+                s0 = numba.int32(side[0, c])
+                s1 = numba.int32(side[S - 1, c])
+                keep = numba.float32(1 - ((j ^ (s0 + (s1 - s0) * p)) & 1))
+                pf = numba.float32(p)
+                g = G[n, c] * keep
+                w = Wt[n, c] * keep
+                if S == 1:
+                    out[n, 0, c, 0] = g
+                    out[n, 0, c, 1] = w
+                    if n_ch == 3:
+                        out[n, 0, c, 2] = keep
+                else:
+                    q = numba.float32(1.0) - pf
+                    out[n, 0, c, 0] = g * q
+                    out[n, 0, c, 1] = w * q
+                    out[n, 1, c, 0] = g * pf
+                    out[n, 1, c, 1] = w * pf
+                    if n_ch == 3:
+                        out[n, 0, c, 2] = keep * q
+                        out[n, 1, c, 2] = keep * pf
+        else:
+            for c in range(C):
+                j = node[n, c]
+                p = j >> 1
+                keep = (j & 1) == side[p, c]
+                for s in range(S):
+                    on = keep and s == p
+                    out[n, s, c, 0] = G[n, c] if on else 0.0
+                    out[n, s, c, 1] = Wt[n, c] if on else 0.0
+                    if n_ch == 3:
+                        out[n, s, c, 2] = 1.0 if on else 0.0
 
 
 @numba.njit(numba.void(_u8_2d, _f4_2d, numba.float32[:, :, ::1]), parallel=True, cache=True)
@@ -229,6 +259,7 @@ def histogram(binsT, W, out):  # pragma: no cover - compiled
         numba.uint8[:, ::1],
         numba.float32[:, :, :, :, ::1],
     ),
+    parallel=True,
     cache=True,
 )
 def sibling_subtract(built, parent, side, out):  # pragma: no cover - compiled
@@ -239,15 +270,16 @@ def sibling_subtract(built, parent, side, out):  # pragma: no cover - compiled
     gets the built child and its sibling ``parent - built``.
     """
     L, B, S, C, NCH = built.shape
-    for l in range(L):
-        for b in range(B):
-            for p in range(S):
-                for c in range(C):
-                    s = side[p, c]
-                    for ch in range(NCH):
-                        v = built[l, b, p, c, ch]
-                        out[l, b, 2 * p + s, c, ch] = v
-                        out[l, b, 2 * p + 1 - s, c, ch] = parent[l, b, p, c, ch] - v
+    for lb in prange(L * B):
+        l = lb // B
+        b = lb % B
+        for p in range(S):
+            for c in range(C):
+                s = side[p, c]
+                for ch in range(NCH):
+                    v = built[l, b, p, c, ch]
+                    out[l, b, 2 * p + s, c, ch] = v
+                    out[l, b, 2 * p + 1 - s, c, ch] = parent[l, b, p, c, ch] - v
 
 
 # ----------------------------------------------------------------------------- splits
@@ -298,6 +330,7 @@ def find_splits(hist, wch, cch, n_bins, feat, thr, gain, n_left, n_right):  # pr
         NL = np.zeros(C)
         base = np.zeros(C)
         best = np.full(C, -np.inf)
+        cand = np.empty(C)
         bthr = np.zeros(C, dtype=np.int32)
         bnl = np.zeros(C)
         for b in range(nb):
@@ -315,16 +348,23 @@ def find_splits(hist, wch, cch, n_bins, feat, thr, gain, n_left, n_right):  # pr
                 GL[c] += h[c, 0]
                 WL[c] += h[c, wch]
                 NL[c] += h[c, cch]
+            # gains of all classes first (branch-free, so it vectorises), then the argmax
             for c in range(C):
                 nr = Nt[c] - NL[c]
-                wr = Wt[c] - WL[c]
-                if NL[c] >= 0.5 and nr >= 0.5 and WL[c] > 0.0 and wr > 0.0:
-                    gr = Gt[c] - GL[c]
-                    g = GL[c] * GL[c] / WL[c] + gr * gr / wr - base[c]
-                    if g > best[c]:
-                        best[c] = g
-                        bthr[c] = b
-                        bnl[c] = NL[c]
+                wl = WL[c]
+                wr = Wt[c] - wl
+                ok = (NL[c] >= 0.5) & (nr >= 0.5) & (wl > 0.0) & (wr > 0.0)
+                gl = GL[c]
+                gr = Gt[c] - gl
+                wl_safe = wl if ok else 1.0
+                wr_safe = wr if ok else 1.0
+                g = gl * gl / wl_safe + gr * gr / wr_safe - base[c]
+                cand[c] = g if ok else -np.inf
+            for c in range(C):
+                if cand[c] > best[c]:
+                    best[c] = cand[c]
+                    bthr[c] = b
+                    bnl[c] = NL[c]
         for c in range(C):
             bl_gain[l, j, c] = best[c]
             bl_thr[l, j, c] = bthr[c]
@@ -356,14 +396,14 @@ def find_splits(hist, wch, cch, n_bins, feat, thr, gain, n_left, n_right):  # pr
 # ----------------------------------------------------------------------------- tree growth
 
 
-@numba.njit(numba.void(_u8_2d, _i4_2d, _i4_2d, _i4_2d), cache=True)
+@numba.njit(numba.void(_u8_2d, _i4_2d, _i4_2d, _i4_2d), parallel=True, cache=True)
 def update_nodes(bins, feat, thr, node):  # pragma: no cover - compiled
     """Descend one level: ``node[n, c] = 2 j + (bins[n, feat[j, c]] > thr[j, c])``.
 
     ``feat``/``thr`` (J, C) int32 of the current level (feat -1: go left); ``node`` (N, C).
     """
     N, C = node.shape
-    for n in range(N):
+    for n in prange(N):
         for c in range(C):
             j = node[n, c]
             f = feat[j, c]
@@ -375,6 +415,7 @@ def update_nodes(bins, feat, thr, node):  # pragma: no cover - compiled
 
 @numba.njit(
     numba.void(_f4_2d, _f4_2d, _i4_2d, numba.float64[::1], numba.float64, _f8_2d, _f8_2d),
+    parallel=True,
     cache=True,
 )
 def leaf_update(G, H, node, scale, learning_rate, values, F):  # pragma: no cover - compiled
@@ -384,24 +425,34 @@ def leaf_update(G, H, node, scale, learning_rate, values, F):  # pragma: no cove
     ``c``'s tree (0 for an empty leaf or a zero hessian sum below 1e-150, as scikit-learn's
     ``_safe_divide``); ``scale[c] = (K_c - 1) / K_c`` (Friedman 2001, Algorithm 6);
     then ``F[n, c] += learning_rate * values[node[n, c], c]``. ``values`` (2**depth, C)
-    is overwritten.
+    is overwritten. The sums run over fixed blocks of rows in parallel, each in row order,
+    and then over the blocks in order, so the result does not depend on the thread count.
     """
     N, C = G.shape
     J = values.shape[0]
+    n_blocks = (N + _LEAF_BLOCK - 1) // _LEAF_BLOCK
+    part_g = np.zeros((n_blocks, J, C))
+    part_h = np.zeros((n_blocks, J, C))
+    for blk in prange(n_blocks):
+        pg = part_g[blk]
+        ph = part_h[blk]
+        for n in range(blk * _LEAF_BLOCK, min(N, (blk + 1) * _LEAF_BLOCK)):
+            for c in range(C):
+                j = node[n, c]
+                pg[j, c] += G[n, c]
+                ph[j, c] += H[n, c]
     sg = np.zeros((J, C))
     sh = np.zeros((J, C))
-    for n in range(N):
-        for c in range(C):
-            j = node[n, c]
-            sg[j, c] += G[n, c]
-            sh[j, c] += H[n, c]
+    for blk in range(n_blocks):
+        sg += part_g[blk]
+        sh += part_h[blk]
     for j in range(J):
         for c in range(C):
             if abs(sh[j, c]) < 1e-150:
                 values[j, c] = 0.0
             else:
                 values[j, c] = -scale[c] * sg[j, c] / sh[j, c]
-    for n in range(N):
+    for n in prange(N):
         for c in range(C):
             F[n, c] += learning_rate * values[node[n, c], c]
 
