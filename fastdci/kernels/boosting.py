@@ -17,10 +17,11 @@ Both paths build the same histograms, scan the same candidate splits in the same
 (latent ascending, then bin ascending, the first strict maximum wins) and so give the same
 splits on the same bins, up to floating-point ties.
 
-Histogram layout: ``hist[l, b, j, c, ch]`` float64 with latent ``l``, bin ``b``, node ``j``
-(or parent slot while building a level), class ``c`` and channel ``ch``: 0 the gradient sum;
-then either (criterion ``"friedman_mse"``) the row count, or (criterion ``"newton"``) the
-hessian sum followed by the row count.
+Histogram layout: ``hist[l, b, j, ch, c]`` float32 with latent ``l``, bin ``b``, node ``j``
+(or parent slot while building a level), channel ``ch`` and class ``c`` (channel-major, so
+that every per-class loop runs over contiguous memory): channel 0 the gradient sum; then
+either (criterion ``"friedman_mse"``) the row count, or (criterion ``"newton"``) the hessian
+sum followed by the row count. The per-row weights use the same order, ``(N, S, ch, C)``.
 """
 
 from __future__ import annotations
@@ -126,6 +127,31 @@ def apply_bins(X, edges, edge_offsets, out):  # pragma: no cover - compiled
 
 # ----------------------------------------------------------------------------- gradients
 
+_POW2 = (2.0 ** np.arange(-126, 1)).astype(np.float32)  # 2**n for n = -126 .. 0
+
+
+@numba.njit(inline="always")
+def _exp_nonpositive(x):  # pragma: no cover - compiled
+    """``exp(x)`` in float32 for ``x <= 0``, within 1 ulp; inputs below -87 give ``exp(-87)``.
+
+    Cephes' ``expf`` (Moshier): ``x = n ln2 + r`` with ``|r| <= ln2 / 2`` (ln2 split in
+    two parts), a degree-7 polynomial for ``exp(r)``, and ``2**n`` from a table. Written
+    out because it vectorises, where the libm call does not; values below ``exp(-87)``
+    (1.6e-38) only ever enter softmax sums whose largest term is 1.
+    """
+    x = max(x, numba.float32(-87.0))
+    n = np.floor(x * numba.float32(1.44269504088896341) + numba.float32(0.5))
+    r = x - n * numba.float32(0.693359375) - n * numba.float32(-2.12194440e-4)
+    p = numba.float32(1.9875691500e-4)
+    p = p * r + numba.float32(1.3981999507e-3)
+    p = p * r + numba.float32(8.3334519073e-3)
+    p = p * r + numba.float32(4.1665795894e-2)
+    p = p * r + numba.float32(1.6666665459e-1)
+    p = p * r + numba.float32(5.0000001201e-1)
+    p = p * (r * r) + r + numba.float32(1.0)
+    return p * _POW2[numba.int32(n) + 126]
+
+
 
 @numba.njit(
     numba.void(_f8_2d, _i8_2d, numba.int64[::1], _f4_2d, _f4_2d),
@@ -138,7 +164,8 @@ def softmax_gradients(F, codes, offsets, G, H):  # pragma: no cover - compiled
     ``F`` (N, C) float64 raw scores; ``codes`` (N, K) class positions within each factor;
     ``offsets`` (K + 1,). Writes float32 ``G[n, c] = p - y`` and ``H[n, c] = p (1 - p)``
     where ``p`` is the softmax of ``F[n, offsets[k]:offsets[k + 1]]`` (exponentials in
-    float32 after subtracting the row maximum) and ``y`` the one-hot target.
+    float32 after subtracting the row maximum, by :func:`_exp_nonpositive`) and ``y`` the
+    one-hot target.
     """
     N, C = F.shape
     K = codes.shape[1]
@@ -150,11 +177,11 @@ def softmax_gradients(F, codes, offsets, G, H):  # pragma: no cover - compiled
             for c in range(a + 1, b):
                 if F[n, c] > m:
                     m = F[n, c]
+            for c in range(a, b):
+                G[n, c] = _exp_nonpositive(numba.float32(F[n, c] - m))
             s = numba.float32(0.0)
             for c in range(a, b):
-                e = np.exp(numba.float32(F[n, c] - m))
-                G[n, c] = e
-                s += e
+                s += G[n, c]
             inv = numba.float32(1.0) / s
             y = a + codes[n, k]
             for c in range(a, b):
@@ -177,20 +204,20 @@ def build_level_weights(G, Wt, node, side, level, out):  # pragma: no cover - co
     ``G`` (N, C) float32 gradients; ``Wt`` (N, C) the second channel (row count 1.0 for
     ``"friedman_mse"``, hessian for ``"newton"``); ``node`` (N, C) int32 node of each
     (row, class) at ``level``; ``side`` (S, C) uint8: which child of parent ``p`` is built
-    (the smaller one). ``out`` (N, S, C, ch) float32 (overwritten) holds ``(g, w)``
+    (the smaller one). ``out`` (N, S, ch, C) float32 (overwritten) holds ``(g, w)``
     (2 channels) or ``(g, w, 1)`` (3 channels) at slot ``p = node >> 1`` when
     ``node & 1 == side[p, c]``, zeros elsewhere; at level 0 every row lands in slot 0.
     """
     N, C = G.shape
     S = out.shape[1]
-    n_ch = out.shape[3]
+    n_ch = out.shape[2]
     for n in prange(N):
         if level == 0:
             for c in range(C):
-                out[n, 0, c, 0] = G[n, c]
-                out[n, 0, c, 1] = Wt[n, c]
+                out[n, 0, 0, c] = G[n, c]
+                out[n, 0, 1, c] = Wt[n, c]
                 if n_ch == 3:
-                    out[n, 0, c, 2] = 1.0
+                    out[n, 0, 2, c] = 1.0
             continue
         # branch-free and without data-dependent loads (which child a row is in is a coin
         # flip): side[p, c] for p in {0, 1} as s0 + (s1 - s0) * p, the slot as a 0/1 factor
@@ -205,19 +232,19 @@ def build_level_weights(G, Wt, node, side, level, out):  # pragma: no cover - co
                 g = G[n, c] * keep
                 w = Wt[n, c] * keep
                 if S == 1:
-                    out[n, 0, c, 0] = g
-                    out[n, 0, c, 1] = w
+                    out[n, 0, 0, c] = g
+                    out[n, 0, 1, c] = w
                     if n_ch == 3:
-                        out[n, 0, c, 2] = keep
+                        out[n, 0, 2, c] = keep
                 else:
                     q = numba.float32(1.0) - pf
-                    out[n, 0, c, 0] = g * q
-                    out[n, 0, c, 1] = w * q
-                    out[n, 1, c, 0] = g * pf
-                    out[n, 1, c, 1] = w * pf
+                    out[n, 0, 0, c] = g * q
+                    out[n, 0, 1, c] = w * q
+                    out[n, 1, 0, c] = g * pf
+                    out[n, 1, 1, c] = w * pf
                     if n_ch == 3:
-                        out[n, 0, c, 2] = keep * q
-                        out[n, 1, c, 2] = keep * pf
+                        out[n, 0, 2, c] = keep * q
+                        out[n, 1, 2, c] = keep * pf
         else:
             for c in range(C):
                 j = node[n, c]
@@ -225,10 +252,10 @@ def build_level_weights(G, Wt, node, side, level, out):  # pragma: no cover - co
                 keep = (j & 1) == side[p, c]
                 for s in range(S):
                     on = keep and s == p
-                    out[n, s, c, 0] = G[n, c] if on else 0.0
-                    out[n, s, c, 1] = Wt[n, c] if on else 0.0
+                    out[n, s, 0, c] = G[n, c] if on else 0.0
+                    out[n, s, 1, c] = Wt[n, c] if on else 0.0
                     if n_ch == 3:
-                        out[n, s, c, 2] = 1.0 if on else 0.0
+                        out[n, s, 2, c] = 1.0 if on else 0.0
 
 
 @numba.njit(numba.void(_u8_2d, _f4_2d, numba.float32[:, :, ::1]), parallel=True, cache=True)
@@ -265,21 +292,22 @@ def histogram(binsT, W, out):  # pragma: no cover - compiled
 def sibling_subtract(built, parent, side, out):  # pragma: no cover - compiled
     """Full level histogram from the built children and the parents' histograms.
 
-    ``built`` (L, B, S, C, ch): histogram of child ``2p + side[p, c]`` in slot ``p``;
-    ``parent`` (L, B, S, C, ch): the previous level's histograms; ``out`` (L, B, 2S, C, ch)
+    ``built`` (L, B, S, ch, C): histogram of child ``2p + side[p, c]`` in slot ``p``;
+    ``parent`` (L, B, S, ch, C): the previous level's histograms; ``out`` (L, B, 2S, ch, C)
     gets the built child and its sibling ``parent - built``.
     """
-    L, B, S, C, NCH = built.shape
+    L, B, S, NCH, C = built.shape
     for lb in prange(L * B):
         l = lb // B
         b = lb % B
         for p in range(S):
-            for c in range(C):
-                s = side[p, c]
-                for ch in range(NCH):
-                    v = built[l, b, p, c, ch]
-                    out[l, b, 2 * p + s, c, ch] = v
-                    out[l, b, 2 * p + 1 - s, c, ch] = parent[l, b, p, c, ch] - v
+            for ch in range(NCH):
+                for c in range(C):  # selects, not branches: vectorises over classes
+                    v = built[l, b, p, ch, c]
+                    sib = parent[l, b, p, ch, c] - v
+                    right_built = side[p, c] == 1
+                    out[l, b, 2 * p, ch, c] = sib if right_built else v
+                    out[l, b, 2 * p + 1, ch, c] = v if right_built else sib
 
 
 # ----------------------------------------------------------------------------- splits
@@ -303,7 +331,7 @@ def sibling_subtract(built, parent, side, out):  # pragma: no cover - compiled
 def find_splits(hist, wch, cch, n_bins, feat, thr, gain, n_left, n_right):  # pragma: no cover
     """Best split of every (node, class) tree node by the gain on binned thresholds.
 
-    ``hist`` (L, B, J, C, ch) float32 (sums run in float64); ``wch`` the channel of the
+    ``hist`` (L, B, J, ch, C) float32 (sums run in float64); ``wch`` the channel of the
     gain's denominator (count or hessian), ``cch`` the count channel; ``n_bins`` (L,) bins
     in use per latent. A split "bin <= t goes left" (t = 0 .. n_bins[l] - 2) is valid when
     both sides hold at least one row and a positive denominator; its gain is
@@ -312,7 +340,7 @@ def find_splits(hist, wch, cch, n_bins, feat, thr, gain, n_left, n_right):  # pr
     ``1e-12 * W``. Outputs (J, C): ``feat`` (-1: no split; all rows go left), ``thr`` (bin),
     ``gain`` (0 without split), ``n_left`` / ``n_right`` row counts.
     """
-    L, B, J, C, NCH = hist.shape
+    L, B, J, NCH, C = hist.shape
     bl_gain = np.full((L, J, C), -np.inf)
     bl_thr = np.zeros((L, J, C), dtype=np.int32)
     bl_nl = np.zeros((L, J, C))
@@ -334,20 +362,24 @@ def find_splits(hist, wch, cch, n_bins, feat, thr, gain, n_left, n_right):  # pr
         bthr = np.zeros(C, dtype=np.int32)
         bnl = np.zeros(C)
         for b in range(nb):
-            h = hist[l, b, j]
+            hg = hist[l, b, j, 0]
+            hw = hist[l, b, j, wch]
+            hn = hist[l, b, j, cch]
             for c in range(C):
-                Gt[c] += h[c, 0]
-                Wt[c] += h[c, wch]
-                Nt[c] += h[c, cch]
+                Gt[c] += hg[c]
+                Wt[c] += hw[c]
+                Nt[c] += hn[c]
         for c in range(C):
             if Wt[c] > 0.0:
                 base[c] = Gt[c] * Gt[c] / Wt[c]
         for b in range(nb - 1):
-            h = hist[l, b, j]
+            hg = hist[l, b, j, 0]
+            hw = hist[l, b, j, wch]
+            hn = hist[l, b, j, cch]
             for c in range(C):
-                GL[c] += h[c, 0]
-                WL[c] += h[c, wch]
-                NL[c] += h[c, cch]
+                GL[c] += hg[c]
+                WL[c] += hw[c]
+                NL[c] += hn[c]
             # gains of all classes first (branch-free, so it vectorises), then the argmax
             for c in range(C):
                 nr = Nt[c] - NL[c]
@@ -546,7 +578,7 @@ class TorchOneHot:
         self.shift = (torch.arange(L, device=bins.device) * self.B)[None, :]
 
     def histogram(self, W):
-        """``W`` (N, S, C, ch) float32 -> (L, B, S, C, ch) float32."""
+        """``W`` (N, S, ch, C) float32 -> (L, B, S, ch, C) float32."""
         import torch
 
         N = W.shape[0]
@@ -576,32 +608,32 @@ def torch_softmax_gradients(F, Y, offsets):
 
 
 def torch_level_weights(G, Wt, node, side, level: int, n_ch: int):
-    """Torch twin of :func:`build_level_weights`: (N, S, C, n_ch) weights."""
+    """Torch twin of :func:`build_level_weights`: (N, S, n_ch, C) weights."""
     import torch
 
     N, C = G.shape
     S = side.shape[0] if level > 0 else 1
     chans = [G, Wt] + ([torch.ones_like(G)] if n_ch == 3 else [])
-    vals = torch.stack(chans, dim=-1)  # (N, C, ch)
+    vals = torch.stack(chans, dim=1)  # (N, ch, C)
     if level == 0:
         return vals[:, None]
     p = node >> 1
     mask = ((node & 1) == torch.gather(side, 0, p)).to(vals.dtype)
-    out = torch.zeros((N, S, C, n_ch), dtype=vals.dtype, device=vals.device)
-    out.scatter_(1, p[:, None, :, None].expand(N, 1, C, n_ch), (vals * mask[..., None])[:, None])
+    out = torch.zeros((N, S, n_ch, C), dtype=vals.dtype, device=vals.device)
+    out.scatter_(1, p[:, None, None, :].expand(N, 1, n_ch, C), (vals * mask[:, None, :])[:, None])
     return out
 
 
 def torch_sibling_subtract(built, parent, side):
-    """Torch twin of :func:`sibling_subtract`: (L, B, 2S, C, ch)."""
+    """Torch twin of :func:`sibling_subtract`: (L, B, 2S, ch, C)."""
     import torch
 
-    L, B, S, C, ch = built.shape
+    L, B, S, ch, C = built.shape
     sibling = parent - built
-    sm = side.bool()[None, None, :, :, None]
+    sm = side.bool()[None, None, :, None, :]
     left = torch.where(sm, sibling, built)
     right = torch.where(sm, built, sibling)
-    return torch.stack([left, right], dim=3).reshape(L, B, 2 * S, C, ch)
+    return torch.stack([left, right], dim=3).reshape(L, B, 2 * S, ch, C)
 
 
 def torch_find_splits(hist, wch: int, cch: int, n_bins):
@@ -609,11 +641,11 @@ def torch_find_splits(hist, wch: int, cch: int, n_bins):
     each (J, C) (feat/thr int64)."""
     import torch
 
-    L, B, J, C, _ = hist.shape
+    L, B, J, _, C = hist.shape
     cum = torch.cumsum(hist.to(torch.float64), dim=1)
-    tot = cum[:, -1:]  # (L, 1, J, C, ch)
-    GL, WL, NL = cum[..., 0], cum[..., wch], cum[..., cch]
-    Gt, Wt, Nt = tot[..., 0], tot[..., wch], tot[..., cch]
+    tot = cum[:, -1:]  # (L, 1, J, ch, C)
+    GL, WL, NL = cum[:, :, :, 0], cum[:, :, :, wch], cum[:, :, :, cch]
+    Gt, Wt, Nt = tot[:, :, :, 0], tot[:, :, :, wch], tot[:, :, :, cch]
     GR, WR, NR = Gt - GL, Wt - WL, Nt - NL
     tpos = torch.arange(B, device=hist.device)[None, :, None, None]
     valid = (NL >= 0.5) & (NR >= 0.5) & (WL > 0) & (WR > 0) & (tpos < (n_bins[:, None, None, None] - 1))

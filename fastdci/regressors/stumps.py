@@ -347,9 +347,9 @@ def _boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> _Trees:
     gain = np.zeros((R, I, C))
     values = np.zeros((R, 2**D, C))
     # per-level buffers, reused every round
-    W_buf = [np.empty((N, 2 ** max(d - 1, 0), C, n_ch), dtype=np.float32) for d in range(D)]
+    W_buf = [np.empty((N, 2 ** max(d - 1, 0), n_ch, C), dtype=np.float32) for d in range(D)]
     built_buf = [np.empty((L, B, 2 ** max(d - 1, 0) * C * n_ch), dtype=np.float32) for d in range(D)]
-    full_buf = [None] + [np.empty((L, B, 2**d, C, n_ch), dtype=np.float32) for d in range(1, D)]
+    full_buf = [None] + [np.empty((L, B, 2**d, n_ch, C), dtype=np.float32) for d in range(1, D)]
     v = np.empty((2**D, C))
     for r in range(R):
         kb.softmax_gradients(F, codes, offsets, G, H)
@@ -363,7 +363,7 @@ def _boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> _Trees:
             kb.build_level_weights(G, Wt, node, side, d, W)
             built = built_buf[d]
             kb.histogram(binsT, W.reshape(N, -1), built)
-            built = built.reshape(L, B, S, C, n_ch)
+            built = built.reshape(L, B, S, n_ch, C)
             if d == 0:
                 hist = built
             else:
@@ -419,7 +419,7 @@ def _boost_torch(bins, codes, enc: ClassEncoding, n_bins, s) -> _Trees:
             W = kb.torch_level_weights(G, Wt, node, side, d, 3 if newton else 2)
             built = onehot.histogram(W)  # (L, B, S, C, ch)
             hist = built if d == 0 else kb.torch_sibling_subtract(built, parent, side)
-            f, t, g, nl, nr = kb.torch_find_splits(hist, 1, hist.shape[-1] - 1, n_bins_t)
+            f, t, g, nl, nr = kb.torch_find_splits(hist, 1, hist.shape[3] - 1, n_bins_t)
             J = 2**d
             feat[r, J - 1 : 2 * J - 1] = f.to(torch.int32)
             thr[r, J - 1 : 2 * J - 1] = t.to(torch.int32)

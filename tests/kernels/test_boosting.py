@@ -113,19 +113,19 @@ def _level_case(rng, N=300, L=3, C=4, level=2, n_ch=2):
     return bins, G, Wt, node, side
 
 
-@pytest.mark.parametrize("level,n_ch", [(0, 2), (1, 3), (2, 2)])
+@pytest.mark.parametrize("level,n_ch", [(0, 2), (1, 3), (2, 2), (2, 3), (3, 2)])
 def test_level_weights_and_histogram_match_loops(rng, level, n_ch):
     bins, G, Wt, node, side = _level_case(rng, level=level, n_ch=n_ch)
     N, L = bins.shape
     C = G.shape[1]
     S = side.shape[0]
-    W = np.full((N, S, C, n_ch), np.nan, dtype=np.float32)
+    W = np.full((N, S, n_ch, C), np.nan, dtype=np.float32)
     kb.build_level_weights(G, Wt, node, side, level, W)
     B = 6
     hist = np.full((L, B, S * C * n_ch), np.nan, dtype=np.float32)
     kb.histogram(np.ascontiguousarray(bins.T), W.reshape(N, -1), hist)
-    hist = hist.reshape(L, B, S, C, n_ch)
-    ref = np.zeros((L, B, S, C, n_ch))
+    hist = hist.reshape(L, B, S, n_ch, C)
+    ref = np.zeros((L, B, S, n_ch, C))
     for n in range(N):
         for c in range(C):
             j = node[n, c]
@@ -134,7 +134,7 @@ def test_level_weights_and_histogram_match_loops(rng, level, n_ch):
                 continue
             vals = [G[n, c], Wt[n, c]] + ([1.0] if n_ch == 3 else [])
             for l in range(L):
-                ref[l, bins[n, l], p, c] += vals
+                ref[l, bins[n, l], p, :, c] += vals
     np.testing.assert_allclose(hist, ref, rtol=1e-5, atol=1e-5)
     # the torch twins give the same histogram
     oh = kb.TorchOneHot(torch.from_numpy(bins), B, chunk_bytes=4096)
@@ -166,6 +166,7 @@ def test_sibling_subtract_gives_the_other_child(rng):
     for p in range(2):
         for c in range(C):
             built[:, :, p, c] = full[:, :, 2 * p + side[p, c], c]
+    built, parent, full = _channel_major(built), _channel_major(parent), _channel_major(full)
     out = np.empty_like(full)
     kb.sibling_subtract(built, parent, side, out)
     np.testing.assert_allclose(out, full, atol=1e-5)
@@ -178,8 +179,15 @@ def test_sibling_subtract_gives_the_other_child(rng):
 # ----------------------------------------------------------------------------- splits
 
 
+def _channel_major(hist):
+    """(L, B, J, C, ch) as built by the loops in these tests -> the kernels' (L, B, J, ch, C)."""
+    return np.ascontiguousarray(np.moveaxis(hist, -1, -2))
+
+
 def _splits(hist, wch, cch, n_bins):
+    """find_splits on a histogram written (L, B, J, C, ch) by the test."""
     J, C = hist.shape[2], hist.shape[3]
+    hist = _channel_major(hist)
     out = (
         np.empty((J, C), np.int32),
         np.empty((J, C), np.int32),
@@ -258,7 +266,7 @@ def test_find_splits_matches_a_numpy_scan_and_torch(rng):
             assert (feat[j, c], thr[j, c]) == arg[:2]
             assert gain[j, c] == pytest.approx(best, rel=1e-9)
             assert (nl[j, c], nr[j, c]) == arg[2:]
-    tf = kb.torch_find_splits(torch.from_numpy(hist), 1, 1, torch.tensor(n_bins))
+    tf = kb.torch_find_splits(torch.from_numpy(_channel_major(hist)), 1, 1, torch.tensor(n_bins))
     np.testing.assert_array_equal(tf[0].numpy(), feat)
     np.testing.assert_array_equal(tf[1].numpy(), thr)
     np.testing.assert_allclose(tf[2].numpy(), gain, rtol=1e-9)
@@ -308,6 +316,23 @@ def test_update_nodes_and_leaf_update(rng):
         torch.zeros((N, C), dtype=torch.long),
     )
     np.testing.assert_array_equal(node_t.numpy(), node)
+
+
+def test_leaf_update_over_many_row_blocks_equals_a_plain_loop(rng):
+    N, C, J = 5000, 3, 4  # more rows than one partial-sum block
+    G = rng.normal(size=(N, C)).astype(np.float32)
+    H = rng.random(size=(N, C)).astype(np.float32)
+    node = rng.integers(0, J, size=(N, C)).astype(np.int32)
+    scale = np.array([0.5, 0.75, 0.9])
+    values = np.empty((J, C))
+    F = np.ones((N, C))
+    kb.leaf_update(G, H, node, scale, 0.1, values, F)
+    for j in range(J):
+        for c in range(C):
+            m = node[:, c] == j
+            expected = -scale[c] * G[m, c].astype(float).sum() / H[m, c].astype(float).sum()
+            assert values[j, c] == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(F, 1.0 + 0.1 * values[node, np.arange(C)[None, :]], rtol=1e-15)
 
 
 def test_kernel_table_names_every_numba_kernel():
