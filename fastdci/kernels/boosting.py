@@ -346,6 +346,7 @@ def find_splits(hist, wch, cch, n_bins, feat, thr, gain, n_left, n_right):  # pr
     bl_nl = np.zeros((L, J, C))
     tot_n = np.zeros((L, J, C))
     tot_w = np.zeros((L, J, C))
+    same_w_n = wch == cch
     for lj in prange(L * J):
         l = lj // J
         j = lj % J
@@ -355,7 +356,7 @@ def find_splits(hist, wch, cch, n_bins, feat, thr, gain, n_left, n_right):  # pr
         Nt = np.zeros(C)
         GL = np.zeros(C)
         WL = np.zeros(C)
-        NL = np.zeros(C)
+        NL = WL if same_w_n else np.zeros(C)  # friedman_mse: the denominator is the count
         base = np.zeros(C)
         best = np.full(C, -np.inf)
         cand = np.empty(C)
@@ -364,22 +365,29 @@ def find_splits(hist, wch, cch, n_bins, feat, thr, gain, n_left, n_right):  # pr
         for b in range(nb):
             hg = hist[l, b, j, 0]
             hw = hist[l, b, j, wch]
-            hn = hist[l, b, j, cch]
             for c in range(C):
                 Gt[c] += hg[c]
                 Wt[c] += hw[c]
-                Nt[c] += hn[c]
+        if same_w_n:
+            Nt[:] = Wt
+        else:
+            for b in range(nb):
+                hn = hist[l, b, j, cch]
+                for c in range(C):
+                    Nt[c] += hn[c]
         for c in range(C):
             if Wt[c] > 0.0:
                 base[c] = Gt[c] * Gt[c] / Wt[c]
         for b in range(nb - 1):
             hg = hist[l, b, j, 0]
             hw = hist[l, b, j, wch]
-            hn = hist[l, b, j, cch]
             for c in range(C):
                 GL[c] += hg[c]
                 WL[c] += hw[c]
-                NL[c] += hn[c]
+            if not same_w_n:
+                hn = hist[l, b, j, cch]
+                for c in range(C):
+                    NL[c] += hn[c]
             # gains of all classes first (branch-free, so it vectorises), then the argmax
             for c in range(C):
                 nr = Nt[c] - NL[c]
