@@ -417,7 +417,7 @@ def _boost_torch(bins, codes, enc: ClassEncoding, n_bins, s) -> _Trees:
         parent = None
         for d in range(D):
             W = kb.torch_level_weights(G, Wt, node, side, d, 3 if newton else 2)
-            built = onehot.histogram(W)  # (L, B, S, C, ch)
+            built = onehot.histogram(W)  # (L, B, S, ch, C)
             hist = built if d == 0 else kb.torch_sibling_subtract(built, parent, side)
             f, t, g, nl, nr = kb.torch_find_splits(hist, 1, hist.shape[3] - 1, n_bins_t)
             J = 2**d
