@@ -137,7 +137,9 @@ def _exp_nonpositive(x):  # pragma: no cover - compiled
     Cephes' ``expf`` (Moshier): ``x = n ln2 + r`` with ``|r| <= ln2 / 2`` (ln2 split in
     two parts), a degree-7 polynomial for ``exp(r)``, and ``2**n`` from a table. Written
     out because it vectorises, where the libm call does not; values below ``exp(-87)``
-    (1.6e-38) only ever enter softmax sums whose largest term is 1.
+    (1.6e-38) only ever enter softmax sums whose largest term is 1. (torch's float32 exp,
+    used by the CUDA path, goes on down to 0 below about -104: the two differ only for a
+    leaf whose every row is that saturated.) A NaN stays NaN: the table index is clamped.
     """
     x = max(x, numba.float32(-87.0))
     n = np.floor(x * numba.float32(1.44269504088896341) + numba.float32(0.5))
@@ -149,7 +151,7 @@ def _exp_nonpositive(x):  # pragma: no cover - compiled
     p = p * r + numba.float32(1.6666665459e-1)
     p = p * r + numba.float32(5.0000001201e-1)
     p = p * (r * r) + r + numba.float32(1.0)
-    return p * _POW2[numba.int32(n) + 126]
+    return p * _POW2[min(max(numba.int32(n) + 126, 0), 126)]
 
 
 

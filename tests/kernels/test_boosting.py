@@ -100,6 +100,32 @@ def test_softmax_gradients_match_numpy(rng):
     np.testing.assert_allclose(Ht.numpy(), H, atol=3e-7)
 
 
+def test_exp_kernel_accuracy_saturation_and_nan():
+    """The vectorisable float32 exp: within 1 ulp on [-87, 0], exp(-87) below, NaN stays NaN."""
+    import numba
+
+    @numba.njit
+    def apply(x, out):
+        for i in range(x.size):
+            out[i] = kb._exp_nonpositive(x[i])
+
+    x = np.concatenate([-np.linspace(0, 87, 20001), [-1e-30, -100.0, -1e30, np.nan]])
+    x = x.astype(np.float32)
+    out = np.empty_like(x)
+    apply(x, out)
+    exact = np.exp(x[:20002].astype(np.float64))
+    ulp = np.spacing(exact.astype(np.float32)).astype(np.float64)
+    assert (np.abs(out[:20002] - exact) <= 1.0 * ulp).all()
+    np.testing.assert_allclose(out[20002:24], np.float32(np.exp(-87.0)), rtol=1e-6)
+    assert np.isnan(out[-1])
+    # in the softmax, a NaN score gives NaN gradients (no out-of-range table read)
+    F = np.array([[0.0, np.nan, 1.0]])
+    G = np.empty((1, 3), np.float32)
+    H = np.empty_like(G)
+    kb.softmax_gradients(F, np.zeros((1, 1), np.int64), np.array([0, 3]), G, H)
+    assert np.isnan(G[0, 1])
+
+
 # ----------------------------------------------------------------------------- histograms
 
 
