@@ -18,13 +18,7 @@ from tests._helpers import Interrupting as _Interrupting
 SMALL = dict(batch_size=8, log_every=1, checkpoint_every=2, progress=False)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # the tests check results, not speed; one intra-op thread avoids oversubscribing small CI machines
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _losses(run):

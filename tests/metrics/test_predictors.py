@@ -27,13 +27,7 @@ torch = pytest.importorskip("torch")
 SCENARIOS = ("aligned", "mixed", "nonlinear")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    # the problems here are tiny; one thread avoids oversubscribing shared CI cores
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

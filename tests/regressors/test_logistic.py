@@ -12,12 +12,7 @@ torch = pytest.importorskip("torch")
 sklearn_lm = pytest.importorskip("sklearn.linear_model")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture
