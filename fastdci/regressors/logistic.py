@@ -289,9 +289,9 @@ class MultinomialLogistic(BatchedClassifier):
 # "auto" picks Newton for a factor when N > min(N, hessian_rows) * C * P / _NEWTON_BREAK_EVEN.
 # Per iteration Newton costs one pass over all rows plus the subset Hessian, which per row
 # costs about C * P / 20 passes (a GEMM); it needs about 10 iterations where L-BFGS needs
-# 120-170 at tol 1e-6 on dSprites-like codes. Measured (10 latents, factors of 3-40 classes):
-# at 10,000 rows L-BFGS is faster for the 32- and 40-class factors (1.0 s against 1.55 s for
-# all-Newton), at 46,080 rows Newton (5.0 s against 7.4 s), at 100,000 rows Newton by 3x.
+# 120-170 at tol 1e-6 on dSprites-like codes. benchmarks/test_30_predictors.py, group
+# "logistic-solver" (10 latents, factors of 3-40 classes): at 10,000 rows L-BFGS is faster for
+# the 32- and 40-class factors, from about 46,000 rows Newton is faster for all of them.
 _NEWTON_BREAK_EVEN = 200.0
 _NEWTON_MAX_PARAMS = 2048
 
@@ -392,7 +392,8 @@ class _SubsetHessian:
 
 def _newton_direction(H: torch.Tensor, g: torch.Tensor, lam: float, pen_mask: torch.Tensor,
                       fit_intercept: bool) -> torch.Tensor | None:
-    """Solve ``(H + lam * penalty) d = -g``; None when the system cannot be factorised.
+    """Solve ``(H + lam * penalty) d = -g``, overwriting ``H``; None when the system cannot
+    be factorised.
 
     The softmax is unchanged by adding one constant to every class's intercept and the
     intercept is not penalised, so that direction has zero curvature; the gradient has no
@@ -400,18 +401,18 @@ def _newton_direction(H: torch.Tensor, g: torch.Tensor, lam: float, pen_mask: to
     makes the system definite without changing the solution.
     """
     P, C = g.shape
-    A = H.clone()
-    A.diagonal().add_((lam * pen_mask.to(torch.float64)).expand(P, C).reshape(-1))
-    scale = float(A.diagonal().abs().max())
-    if fit_intercept:
-        v = torch.zeros((P, C), dtype=torch.float64, device=g.device)
-        v[P - 1] = 1.0 / np.sqrt(C)
-        v = v.reshape(-1)
-        A += scale * torch.outer(v, v)
+    diag = H.diagonal()
+    diag.add_((lam * pen_mask.to(torch.float64)).expand(P, C).reshape(-1))
+    scale = float(diag.abs().max())
+    if fit_intercept:  # + scale * v v^T with v = 1/sqrt(C) on every class's intercept
+        H.view(P, C, P, C)[P - 1, :, P - 1, :] += scale / C
     rhs = -g.reshape(-1, 1)
-    eye = torch.eye(P * C, dtype=torch.float64, device=g.device)
+    added = 0.0
     for jitter in (0.0, 1e-12, 1e-9, 1e-6):
-        Lc, info = torch.linalg.cholesky_ex(A + jitter * scale * eye if jitter else A)
+        if jitter:
+            diag.add_((jitter - added) * scale)
+            added = jitter
+        Lc, info = torch.linalg.cholesky_ex(H)
         if int(info) == 0:
             d = torch.cholesky_solve(rhs, Lc).reshape(P, C)
             if fit_intercept:
