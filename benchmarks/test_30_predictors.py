@@ -8,6 +8,9 @@ own latent scaled to [0, 1] plus noise 0.05, and five pure-noise latents; float3
   five factors in one model) vs ``sklearn.linear_model.LogisticRegression()`` fitted per factor
   on the same standardised inputs (scikit-learn's defaults: tol 1e-4, at most 100 lbfgs
   iterations); fastdci at its default ``tol=1e-6`` and at scikit-learn's ``tol=1e-4``.
+- ``logistic-solver``: :class:`fastdci.regressors.MultinomialLogistic` (default tol 1e-6) with
+  ``solver="auto"``, ``"newton"`` and ``"lbfgs"`` at 10,000, 46,080 and 100,000 rows: the fits
+  behind the ``"auto"`` rule's break-even.
 - ``dci-dlib-size``: :func:`fastdci.dci` with ``regressor="logistic"`` at disentanglement_lib's
   sizes (10,000 train, 5,000 test).
 - ``dci-1M``: :func:`fastdci.dci` (logistic, and the default gbt stumps) on ``DCI_ROWS`` rows,
@@ -119,6 +122,20 @@ def test_logistic_sklearn_per_factor(benchmark, big_standardised):
 
     models = _run(benchmark, fit_all)
     benchmark.extra_info["n_iter"] = [int(m.n_iter_[0]) for m in models]
+
+
+@pytest.mark.benchmark(group="logistic-solver")
+@pytest.mark.parametrize("solver", ["auto", "newton", "lbfgs"])
+@pytest.mark.parametrize("rows", [10_000, 46_080, 100_000])
+def test_logistic_solver_choice(benchmark, rows, solver):
+    from fastdci.regressors import MultinomialLogistic
+
+    latents, factors = _codes(rows, seed=1)
+    MultinomialLogistic(solver=solver, device="cpu").fit(latents[:2000], factors[:2000])  # warm
+    model = _run(benchmark, lambda: MultinomialLogistic(solver=solver, device="cpu").fit(
+        latents, factors))
+    benchmark.extra_info["n_iter"] = model.n_iter_.tolist()
+    benchmark.extra_info["solvers"] = model.solver_
 
 
 @pytest.mark.benchmark(group="dci-dlib-size")

@@ -275,6 +275,30 @@ def test_torch_engine_gives_the_same_trees_on_cpu(rng):
         np.testing.assert_allclose(raw_t.numpy(), a.decision_function_stacked(X), rtol=1e-12)
 
 
+def test_fit_does_not_depend_on_the_numba_thread_count(rng):
+    """The parallel kernels only write their own elements and the leaf sums run over fixed
+    row blocks (more rows than one block here), so 1 and 2 threads give identical trees."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs at least 2 Numba threads")
+    Z, Y = _integer_code(rng, N=5000)
+    X = Z + rng.normal(scale=0.3, size=Z.shape)
+    before = numba.get_num_threads()
+    fits = []
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            fits.append(GradientBoostedStumps(n_rounds=4, max_depth=3, device="cpu").fit(X, Y))
+    finally:
+        numba.set_num_threads(before)
+    a, b = (f.trees_ for f in fits)
+    np.testing.assert_array_equal(a.feat, b.feat)
+    np.testing.assert_array_equal(a.thr, b.thr)
+    np.testing.assert_array_equal(a.values, b.values)
+    np.testing.assert_array_equal(fits[0].feature_importances_, fits[1].feature_importances_)
+
+
 def test_accepts_torch_inputs_and_records_settings(rng):
     X = torch.from_numpy(rng.normal(size=(100, 2)).astype(np.float32))
     Y = torch.from_numpy((X[:, 0].numpy() > 0).astype(np.int64))
