@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,29 +10,16 @@ import torch
 from ..backend import to_numpy
 from ..errors import InvalidInputError
 from ..kernels import boosting as kb
+from ..kernels import torch_boosting as tb
+from ..kernels.binning import bin_thresholds
 from ._base import BatchedClassifier, ClassEncoding, check_device, check_XY, encode_classes
+from ._stumps_engines import Trees, boost_numba, boost_torch
 
 __all__ = ["GradientBoostedStumps"]
 
 _IMPORTANCE = ("global", "per_tree")
 _CRITERIA = ("friedman_mse", "newton")
 _MAX_DEPTH = 3
-
-
-@dataclass
-class _Trees:
-    """The fitted ensemble, numpy, engine-independent.
-
-    ``feat``/``thr`` (R, 2**depth - 1, C) int32 in heap order (level d node j at
-    ``2**d - 1 + j``; feat -1 = no split, rows go left); ``gain`` (R, 2**depth - 1, C);
-    ``values`` (R, 2**depth, C) leaf values; ``init`` (C,) initial raw scores.
-    """
-
-    feat: np.ndarray
-    thr: np.ndarray
-    gain: np.ndarray
-    values: np.ndarray
-    init: np.ndarray
 
 
 class GradientBoostedStumps(BatchedClassifier):
@@ -56,7 +42,7 @@ class GradientBoostedStumps(BatchedClassifier):
         disentanglement_lib's DCI uses depth 3 (scikit-learn's default).
     max_bins : int, default 255
         Quantile bins per latent (2..256), by scikit-learn's HistGradientBoosting rule
-        (see :func:`fastdci.kernels.boosting.bin_thresholds`); every row is used.
+        (see :func:`fastdci.kernels.binning.bin_thresholds`); every row is used.
     importance : {"global", "per_tree"}, default "global"
         How split gains become ``feature_importances_`` (see Notes).
     criterion : {"friedman_mse", "newton"}, default "friedman_mse"
@@ -232,16 +218,16 @@ class GradientBoostedStumps(BatchedClassifier):
         """Bin and boost with ``engine`` ("numba" on CPU, "torch" on any device)."""
         if engine == "numba":
             Xn = np.ascontiguousarray(to_numpy(X), dtype=np.float64)
-            self.bin_thresholds_ = [kb.bin_thresholds(Xn[:, l], self.max_bins) for l in range(Xn.shape[1])]
+            self.bin_thresholds_ = [bin_thresholds(Xn[:, l], self.max_bins) for l in range(Xn.shape[1])]
             bins = self._bins_numpy(Xn)
-            self.trees_ = _boost_numba(bins, codes, enc, self._n_bins(), self._settings())
+            self.trees_ = boost_numba(bins, codes, enc, self._n_bins(), self._settings())
         else:
             Xt = _to_tensor(X, self.device_)
             self.bin_thresholds_ = [
-                to_numpy(kb.torch_bin_thresholds(Xt[:, l], self.max_bins)) for l in range(Xt.shape[1])
+                to_numpy(tb.bin_thresholds(Xt[:, l], self.max_bins)) for l in range(Xt.shape[1])
             ]
             bins = self._bins_torch(Xt)
-            self.trees_ = _boost_torch(bins, codes, enc, self._n_bins(), self._settings())
+            self.trees_ = boost_torch(bins, codes, enc, self._n_bins(), self._settings())
         self.n_classes_total_ = enc.total
         self._offsets = enc.offsets
         self.feature_importances_ = _importances(
@@ -291,7 +277,7 @@ class GradientBoostedStumps(BatchedClassifier):
             kb.predict_raw(bins, tr.feat, tr.thr, tr.values, float(self.learning_rate), F)
             return torch.from_numpy(F)
         bins = self._bins_torch(Xt)
-        return kb.torch_predict_raw(bins, tr, float(self.learning_rate))
+        return tb.predict_raw(bins, tr, float(self.learning_rate))
 
     def _proba_torch(self, Xt: torch.Tensor) -> list[torch.Tensor]:
         F = self._raw_torch(Xt)
@@ -299,7 +285,7 @@ class GradientBoostedStumps(BatchedClassifier):
         return [torch.softmax(F[:, o[k] : o[k + 1]], dim=1) for k in range(len(o) - 1)]
 
 
-# ---------------------------------------------------------------------- engines
+# ---------------------------------------------------------------------- inputs
 
 
 def _to_tensor(X: Any, device: torch.device) -> torch.Tensor:
@@ -308,136 +294,10 @@ def _to_tensor(X: Any, device: torch.device) -> torch.Tensor:
     return to_device_tensor(X, device, torch.float64)
 
 
-def _init_scores(codes: np.ndarray, enc: ClassEncoding) -> np.ndarray:
-    """Log class priors (clipped as scikit-learn's prior init), stacked (C,)."""
-    eps = np.finfo(np.float32).eps
-    out = np.empty(enc.total, dtype=np.float64)
-    for k, s in enumerate(enc.slices()):
-        counts = np.bincount(codes[:, k], minlength=enc.n_classes[k]).astype(np.float64)
-        out[s] = np.log(np.clip(counts / counts.sum(), eps, 1 - eps))
-    return out
-
-
-def _leaf_scale(enc: ClassEncoding) -> np.ndarray:
-    return np.concatenate([np.full(n, (n - 1) / n) for n in enc.n_classes]).astype(np.float64)
-
-
-def _boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> _Trees:
-    N, L = bins.shape
-    binsT = np.ascontiguousarray(bins.T)
-    C = enc.total
-    R, D = s["n_rounds"], s["max_depth"]
-    newton = s["criterion"] == "newton"
-    n_ch = 3 if newton else 2
-    wch, cch = 1, n_ch - 1
-    B = int(n_bins.max())
-    offsets = enc.offsets
-    codes = np.ascontiguousarray(codes, dtype=np.int64)
-    init = _init_scores(codes, enc)
-    scale = _leaf_scale(enc)
-    F = np.empty((N, C), dtype=np.float64)
-    F[:] = init
-    G = np.empty((N, C), dtype=np.float32)
-    H = np.empty((N, C), dtype=np.float32)
-    ones = np.ones((N, C), dtype=np.float32)
-    node = np.zeros((N, C), dtype=np.int32)
-    I = 2**D - 1
-    feat = np.full((R, I, C), -1, dtype=np.int32)
-    thr = np.zeros((R, I, C), dtype=np.int32)
-    gain = np.zeros((R, I, C))
-    values = np.zeros((R, 2**D, C))
-    # per-level buffers, reused every round
-    W_buf = [np.empty((N, 2 ** max(d - 1, 0), n_ch, C), dtype=np.float32) for d in range(D)]
-    built_buf = [np.empty((L, B, 2 ** max(d - 1, 0) * C * n_ch), dtype=np.float32) for d in range(D)]
-    full_buf = [None] + [np.empty((L, B, 2**d, n_ch, C), dtype=np.float32) for d in range(1, D)]
-    v = np.empty((2**D, C))
-    for r in range(R):
-        kb.softmax_gradients(F, codes, offsets, G, H)
-        Wt = H if newton else ones
-        node[:] = 0
-        side = np.zeros((1, C), dtype=np.uint8)
-        parent = None
-        for d in range(D):
-            S = 2 ** max(d - 1, 0)
-            W = W_buf[d]
-            kb.build_level_weights(G, Wt, node, side, d, W)
-            built = built_buf[d]
-            kb.histogram(binsT, W.reshape(N, -1), built)
-            built = built.reshape(L, B, S, n_ch, C)
-            if d == 0:
-                hist = built
-            else:
-                hist = full_buf[d]
-                kb.sibling_subtract(built, parent, side, hist)
-            J = 2**d
-            f = np.empty((J, C), dtype=np.int32)
-            t = np.empty((J, C), dtype=np.int32)
-            g = np.empty((J, C))
-            nl = np.empty((J, C))
-            nr = np.empty((J, C))
-            kb.find_splits(hist, wch, cch, n_bins, f, t, g, nl, nr)
-            feat[r, J - 1 : 2 * J - 1] = f
-            thr[r, J - 1 : 2 * J - 1] = t
-            gain[r, J - 1 : 2 * J - 1] = g
-            kb.update_nodes(bins, f, t, node)
-            side = (nr < nl).astype(np.uint8)  # build the smaller child
-            parent = hist
-        kb.leaf_update(G, H, node, scale, s["learning_rate"], v, F)
-        values[r] = v
-    return _Trees(feat, thr, gain, values, init)
-
-
-def _boost_torch(bins, codes, enc: ClassEncoding, n_bins, s) -> _Trees:
-    dev = bins.device
-    N, L = bins.shape
-    C = enc.total
-    R, D = s["n_rounds"], s["max_depth"]
-    newton = s["criterion"] == "newton"
-    init = torch.as_tensor(_init_scores(codes, enc), device=dev)
-    scale = torch.as_tensor(_leaf_scale(enc), device=dev)
-    codes_t = torch.as_tensor(codes, device=dev)
-    offsets = enc.offsets
-    Y = torch.zeros((N, C), dtype=torch.float32, device=dev)
-    for k in range(len(offsets) - 1):
-        Y.scatter_(1, (codes_t[:, k : k + 1] + int(offsets[k])), 1.0)
-    n_bins_t = torch.as_tensor(n_bins, device=dev)
-    B = int(n_bins.max())
-    F = init.expand(N, C).clone()
-    onehot = kb.TorchOneHot(bins, B)
-    I = 2**D - 1
-    feat = torch.full((R, I, C), -1, dtype=torch.int32, device=dev)
-    thr = torch.zeros((R, I, C), dtype=torch.int32, device=dev)
-    gain = torch.zeros((R, I, C), dtype=torch.float64, device=dev)
-    values = torch.zeros((R, 2**D, C), dtype=torch.float64, device=dev)
-    for r in range(R):
-        G, H = kb.torch_softmax_gradients(F, Y, offsets)
-        Wt = H if newton else torch.ones_like(G)
-        node = torch.zeros((N, C), dtype=torch.int64, device=dev)
-        side = torch.zeros((1, C), dtype=torch.int64, device=dev)
-        parent = None
-        for d in range(D):
-            W = kb.torch_level_weights(G, Wt, node, side, d, 3 if newton else 2)
-            built = onehot.histogram(W)  # (L, B, S, ch, C)
-            hist = built if d == 0 else kb.torch_sibling_subtract(built, parent, side)
-            f, t, g, nl, nr = kb.torch_find_splits(hist, 1, hist.shape[3] - 1, n_bins_t)
-            J = 2**d
-            feat[r, J - 1 : 2 * J - 1] = f.to(torch.int32)
-            thr[r, J - 1 : 2 * J - 1] = t.to(torch.int32)
-            gain[r, J - 1 : 2 * J - 1] = g
-            node = kb.torch_update_nodes(bins, f, t, node)
-            side = (nr < nl).to(torch.int64)
-            parent = hist
-        v, F = kb.torch_leaf_update(G, H, node, scale, s["learning_rate"], 2**D, F)
-        values[r] = v
-    return _Trees(
-        to_numpy(feat), to_numpy(thr), to_numpy(gain), to_numpy(values), to_numpy(init)
-    )
-
-
 # ---------------------------------------------------------------------- importances
 
 
-def _importances(trees: _Trees, enc: ClassEncoding, L: int, rule: str) -> np.ndarray:
+def _importances(trees: Trees, enc: ClassEncoding, L: int, rule: str) -> np.ndarray:
     """(L, K) importances from the split gains under ``rule`` ("global" or "per_tree")."""
     R, I, C = trees.feat.shape
     per_tree = np.zeros((R, C, L))  # summed gain per tree and latent

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from fastdci.kernels import binning
 from fastdci.kernels import boosting as kb
+from fastdci.kernels import torch_boosting as tb
 
 
 # ----------------------------------------------------------------------------- binning
@@ -24,21 +26,21 @@ def test_bin_thresholds_match_sklearn_hist_gradient_boosting(rng, n_distinct):
     y = (X[:, 1] > 0).astype(int)
     hgb = HistGradientBoostingClassifier(max_iter=1, max_bins=255).fit(X, y)
     for l in range(2):
-        ours = kb.bin_thresholds(X[:, l], 255)
+        ours = binning.bin_thresholds(X[:, l], 255)
         np.testing.assert_array_equal(ours, hgb._bin_mapper.bin_thresholds_[l])
 
 
 def test_bin_thresholds_midpoints_and_quantiles():
-    np.testing.assert_array_equal(kb.bin_thresholds(np.array([3.0, 1.0, 1.0, 2.0]), 4), [1.5, 2.5])
+    np.testing.assert_array_equal(binning.bin_thresholds(np.array([3.0, 1.0, 1.0, 2.0]), 4), [1.5, 2.5])
     x = np.arange(100, dtype=np.float64)
     # 4 bins over 0..99: N p = 25, 50, 75 are whole ranks: mean of the 25th and 26th values
-    np.testing.assert_array_equal(kb.bin_thresholds(x, 4), [24.5, 49.5, 74.5])
+    np.testing.assert_array_equal(binning.bin_thresholds(x, 4), [24.5, 49.5, 74.5])
     # 3 bins over 0..99: N p = 33.3, 66.7: the values at ranks 34 and 67
-    np.testing.assert_array_equal(kb.bin_thresholds(x, 3), [33.0, 66.0])
+    np.testing.assert_array_equal(binning.bin_thresholds(x, 3), [33.0, 66.0])
     for n in (300, 1001, 4096):
         y = np.random.default_rng(n).normal(size=n)
         np.testing.assert_array_equal(
-            kb.bin_thresholds(y, 255),
+            binning.bin_thresholds(y, 255),
             np.percentile(y, np.linspace(0, 100, 256)[1:-1], method="averaged_inverted_cdf"),
         )
 
@@ -46,7 +48,7 @@ def test_bin_thresholds_midpoints_and_quantiles():
 def test_torch_bin_thresholds_equal_numpy(rng):
     for x in (rng.normal(size=2001), rng.integers(0, 9, size=500).astype(np.float64)):
         np.testing.assert_array_equal(
-            kb.torch_bin_thresholds(torch.from_numpy(x), 64).numpy(), kb.bin_thresholds(x, 64)
+            tb.bin_thresholds(torch.from_numpy(x), 64).numpy(), binning.bin_thresholds(x, 64)
         )
 
 
@@ -92,7 +94,7 @@ def test_softmax_gradients_match_numpy(rng):
     np.testing.assert_allclose(H, Hr, atol=2e-7)
     # a single-class factor has p = 1, g = 0, h = 0
     assert (G[:, 3] == 0).all() and (H[:, 3] == 0).all()
-    Gt, Ht = kb.torch_softmax_gradients(
+    Gt, Ht = tb.softmax_gradients(
         torch.from_numpy(F), torch.from_numpy(np.concatenate([np.eye(3)[codes[:, 0]], np.ones((N, 1)), np.eye(5)[codes[:, 2]]], 1).astype(np.float32)), offsets
     )
     # float32 rounding of the sum may differ by an ulp
@@ -163,9 +165,9 @@ def test_level_weights_and_histogram_match_loops(rng, level, n_ch):
                 ref[l, bins[n, l], p, :, c] += vals
     np.testing.assert_allclose(hist, ref, rtol=1e-5, atol=1e-5)
     # the torch twins give the same histogram
-    oh = kb.TorchOneHot(torch.from_numpy(bins), B, chunk_bytes=4096)
+    oh = tb.TorchOneHot(torch.from_numpy(bins), B, chunk_bytes=4096)
     side_t = torch.from_numpy(side.astype(np.int64))
-    Wt_t = kb.torch_level_weights(
+    Wt_t = tb.level_weights(
         torch.from_numpy(G), torch.from_numpy(Wt), torch.from_numpy(node.astype(np.int64)), side_t, level, n_ch
     )
     np.testing.assert_array_equal(Wt_t.numpy(), W)
@@ -196,7 +198,7 @@ def test_sibling_subtract_gives_the_other_child(rng):
     out = np.empty_like(full)
     kb.sibling_subtract(built, parent, side, out)
     np.testing.assert_allclose(out, full, atol=1e-5)
-    t = kb.torch_sibling_subtract(
+    t = tb.sibling_subtract(
         torch.from_numpy(built), torch.from_numpy(parent), torch.from_numpy(side.astype(np.int64))
     )
     np.testing.assert_allclose(t.numpy(), out, atol=1e-6)
@@ -292,7 +294,7 @@ def test_find_splits_matches_a_numpy_scan_and_torch(rng):
             assert (feat[j, c], thr[j, c]) == arg[:2]
             assert gain[j, c] == pytest.approx(best, rel=1e-9)
             assert (nl[j, c], nr[j, c]) == arg[2:]
-    tf = kb.torch_find_splits(torch.from_numpy(_channel_major(hist)), 1, 1, torch.tensor(n_bins))
+    tf = tb.find_splits(torch.from_numpy(_channel_major(hist)), 1, 1, torch.tensor(n_bins))
     np.testing.assert_array_equal(tf[0].numpy(), feat)
     np.testing.assert_array_equal(tf[1].numpy(), thr)
     np.testing.assert_allclose(tf[2].numpy(), gain, rtol=1e-9)
@@ -331,13 +333,13 @@ def test_update_nodes_and_leaf_update(rng):
         assert values[j, 0] == pytest.approx(-0.5 * G[m, 0].astype(float).sum() / H[m, 0].astype(float).sum())
     assert values[1, 1] == 0.0  # empty leaf
     np.testing.assert_allclose(F[:, 0], 0.1 * values[node[:, 0], 0])
-    v_t, F_t = kb.torch_leaf_update(
+    v_t, F_t = tb.leaf_update(
         torch.from_numpy(G), torch.from_numpy(H), torch.from_numpy(node.astype(np.int64)),
         torch.from_numpy(scale), 0.1, 2, torch.zeros((N, C), dtype=torch.float64),
     )
     np.testing.assert_allclose(v_t.numpy(), values, rtol=1e-12)
     np.testing.assert_allclose(F_t.numpy(), F, rtol=1e-12)
-    node_t = kb.torch_update_nodes(
+    node_t = tb.update_nodes(
         torch.from_numpy(bins), torch.from_numpy(feat).long(), torch.from_numpy(thr).long(),
         torch.zeros((N, C), dtype=torch.long),
     )

@@ -269,9 +269,9 @@ def test_torch_engine_gives_the_same_trees_on_cpu(rng):
         for pa, pb in zip(a.bin_thresholds_, b.bin_thresholds_):
             np.testing.assert_array_equal(pa, pb)
         # the torch predictor on the numba-fitted trees
-        from fastdci.kernels.boosting import torch_predict_raw
+        from fastdci.kernels import torch_boosting
 
-        raw_t = torch_predict_raw(b._bins_torch(torch.from_numpy(X)), a.trees_, 0.1)
+        raw_t = torch_boosting.predict_raw(b._bins_torch(torch.from_numpy(X)), a.trees_, 0.1)
         np.testing.assert_allclose(raw_t.numpy(), a.decision_function_stacked(X), rtol=1e-12)
 
 

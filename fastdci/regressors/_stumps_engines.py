@@ -1,0 +1,166 @@
+"""The two engines of :class:`fastdci.regressors.GradientBoostedStumps`: the boosting loop that
+grows every round's trees level by level from binned latents, once with the Numba kernels of
+:mod:`fastdci.kernels.boosting` (CPU, numpy arrays) and once with their torch twins in
+:mod:`fastdci.kernels.torch_boosting` (any torch device), both returning the same
+engine-independent :class:`Trees` in numpy; the estimator bins, picks the engine and turns the
+trees into importances and predictions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..backend import to_numpy
+from ..kernels import boosting as kb
+from ..kernels import torch_boosting as tb
+from ._base import ClassEncoding
+
+__all__ = ["Trees", "boost_numba", "boost_torch"]
+
+
+@dataclass
+class Trees:
+    """The fitted ensemble, numpy, engine-independent.
+
+    ``feat``/``thr`` (R, 2**depth - 1, C) int32 in heap order (level d node j at
+    ``2**d - 1 + j``; feat -1 = no split, rows go left); ``gain`` (R, 2**depth - 1, C);
+    ``values`` (R, 2**depth, C) leaf values; ``init`` (C,) initial raw scores.
+    """
+
+    feat: np.ndarray
+    thr: np.ndarray
+    gain: np.ndarray
+    values: np.ndarray
+    init: np.ndarray
+
+
+def _init_scores(codes: np.ndarray, enc: ClassEncoding) -> np.ndarray:
+    """Log class priors (clipped as scikit-learn's prior init), stacked (C,)."""
+    eps = np.finfo(np.float32).eps
+    out = np.empty(enc.total, dtype=np.float64)
+    for k, s in enumerate(enc.slices()):
+        counts = np.bincount(codes[:, k], minlength=enc.n_classes[k]).astype(np.float64)
+        out[s] = np.log(np.clip(counts / counts.sum(), eps, 1 - eps))
+    return out
+
+
+def _leaf_scale(enc: ClassEncoding) -> np.ndarray:
+    return np.concatenate([np.full(n, (n - 1) / n) for n in enc.n_classes]).astype(np.float64)
+
+
+def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
+    """Grow the ensemble with the Numba kernels: ``bins`` (N, L) uint8 numpy, ``codes`` (N, K)
+    class positions, ``n_bins`` (L,) bins in use per latent, ``s`` the settings."""
+    N, L = bins.shape
+    binsT = np.ascontiguousarray(bins.T)
+    C = enc.total
+    R, D = s["n_rounds"], s["max_depth"]
+    newton = s["criterion"] == "newton"
+    n_ch = 3 if newton else 2
+    wch, cch = 1, n_ch - 1
+    B = int(n_bins.max())
+    offsets = enc.offsets
+    codes = np.ascontiguousarray(codes, dtype=np.int64)
+    init = _init_scores(codes, enc)
+    scale = _leaf_scale(enc)
+    F = np.empty((N, C), dtype=np.float64)
+    F[:] = init
+    G = np.empty((N, C), dtype=np.float32)
+    H = np.empty((N, C), dtype=np.float32)
+    ones = np.ones((N, C), dtype=np.float32)
+    node = np.zeros((N, C), dtype=np.int32)
+    I = 2**D - 1
+    feat = np.full((R, I, C), -1, dtype=np.int32)
+    thr = np.zeros((R, I, C), dtype=np.int32)
+    gain = np.zeros((R, I, C))
+    values = np.zeros((R, 2**D, C))
+    # per-level buffers, reused every round
+    W_buf = [np.empty((N, 2 ** max(d - 1, 0), n_ch, C), dtype=np.float32) for d in range(D)]
+    built_buf = [np.empty((L, B, 2 ** max(d - 1, 0) * C * n_ch), dtype=np.float32) for d in range(D)]
+    full_buf = [None] + [np.empty((L, B, 2**d, n_ch, C), dtype=np.float32) for d in range(1, D)]
+    v = np.empty((2**D, C))
+    for r in range(R):
+        kb.softmax_gradients(F, codes, offsets, G, H)
+        Wt = H if newton else ones
+        node[:] = 0
+        side = np.zeros((1, C), dtype=np.uint8)
+        parent = None
+        for d in range(D):
+            S = 2 ** max(d - 1, 0)
+            W = W_buf[d]
+            kb.build_level_weights(G, Wt, node, side, d, W)
+            built = built_buf[d]
+            kb.histogram(binsT, W.reshape(N, -1), built)
+            built = built.reshape(L, B, S, n_ch, C)
+            if d == 0:
+                hist = built
+            else:
+                hist = full_buf[d]
+                kb.sibling_subtract(built, parent, side, hist)
+            J = 2**d
+            f = np.empty((J, C), dtype=np.int32)
+            t = np.empty((J, C), dtype=np.int32)
+            g = np.empty((J, C))
+            nl = np.empty((J, C))
+            nr = np.empty((J, C))
+            kb.find_splits(hist, wch, cch, n_bins, f, t, g, nl, nr)
+            feat[r, J - 1 : 2 * J - 1] = f
+            thr[r, J - 1 : 2 * J - 1] = t
+            gain[r, J - 1 : 2 * J - 1] = g
+            kb.update_nodes(bins, f, t, node)
+            side = (nr < nl).astype(np.uint8)  # build the smaller child
+            parent = hist
+        kb.leaf_update(G, H, node, scale, s["learning_rate"], v, F)
+        values[r] = v
+    return Trees(feat, thr, gain, values, init)
+
+
+def boost_torch(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
+    """:func:`boost_numba` with the torch twins, on the device of ``bins`` (a uint8 tensor)."""
+    dev = bins.device
+    N, L = bins.shape
+    C = enc.total
+    R, D = s["n_rounds"], s["max_depth"]
+    newton = s["criterion"] == "newton"
+    init = torch.as_tensor(_init_scores(codes, enc), device=dev)
+    scale = torch.as_tensor(_leaf_scale(enc), device=dev)
+    codes_t = torch.as_tensor(codes, device=dev)
+    offsets = enc.offsets
+    Y = torch.zeros((N, C), dtype=torch.float32, device=dev)
+    for k in range(len(offsets) - 1):
+        Y.scatter_(1, (codes_t[:, k : k + 1] + int(offsets[k])), 1.0)
+    n_bins_t = torch.as_tensor(n_bins, device=dev)
+    B = int(n_bins.max())
+    F = init.expand(N, C).clone()
+    onehot = tb.TorchOneHot(bins, B)
+    I = 2**D - 1
+    feat = torch.full((R, I, C), -1, dtype=torch.int32, device=dev)
+    thr = torch.zeros((R, I, C), dtype=torch.int32, device=dev)
+    gain = torch.zeros((R, I, C), dtype=torch.float64, device=dev)
+    values = torch.zeros((R, 2**D, C), dtype=torch.float64, device=dev)
+    for r in range(R):
+        G, H = tb.softmax_gradients(F, Y, offsets)
+        Wt = H if newton else torch.ones_like(G)
+        node = torch.zeros((N, C), dtype=torch.int64, device=dev)
+        side = torch.zeros((1, C), dtype=torch.int64, device=dev)
+        parent = None
+        for d in range(D):
+            W = tb.level_weights(G, Wt, node, side, d, 3 if newton else 2)
+            built = onehot.histogram(W)  # (L, B, S, ch, C)
+            hist = built if d == 0 else tb.sibling_subtract(built, parent, side)
+            f, t, g, nl, nr = tb.find_splits(hist, 1, hist.shape[3] - 1, n_bins_t)
+            J = 2**d
+            feat[r, J - 1 : 2 * J - 1] = f.to(torch.int32)
+            thr[r, J - 1 : 2 * J - 1] = t.to(torch.int32)
+            gain[r, J - 1 : 2 * J - 1] = g
+            node = tb.update_nodes(bins, f, t, node)
+            side = (nr < nl).to(torch.int64)
+            parent = hist
+        v, F = tb.leaf_update(G, H, node, scale, s["learning_rate"], 2**D, F)
+        values[r] = v
+    return Trees(
+        to_numpy(feat), to_numpy(thr), to_numpy(gain), to_numpy(values), to_numpy(init)
+    )
