@@ -318,7 +318,9 @@ def encode(run_dir: str | os.PathLike, out: str | os.PathLike, *, rows: int | st
 
     from .backend import resolve_device
     from .io import LatentsWriter
-    from .train import _open_dataset, _Progress, _progress_enabled, load_checkpoint
+    from ._progress import Progress, progress_enabled
+    from .train import load_checkpoint
+    from .train.session import open_dataset
 
     if resume and overwrite:
         raise InvalidInputError("pass --resume or --overwrite, not both: resume continues the file, overwrite replaces it.")
@@ -335,7 +337,7 @@ def encode(run_dir: str | os.PathLike, out: str | os.PathLike, *, rows: int | st
     kind = resolve_device(device)  # raises for cuda without a GPU
     torch_device = torch.device(kind if device == "auto" else device.lower())
     # load everything that can fail before touching the output
-    dataset = _open_dataset(data)
+    dataset = open_dataset(data)
     model, ckpt = load_checkpoint(run_dir, device=torch_device)
     indices, selection = select_rows(len(dataset), rows, seed)
     model_desc = _model_description(ckpt, Path(run_dir))
@@ -366,7 +368,7 @@ def encode(run_dir: str | os.PathLike, out: str | os.PathLike, *, rows: int | st
     completed = False
     t0 = time.perf_counter()
     try:
-        with _Progress(_progress_enabled(progress), "encode", len(indices), done) as bar:
+        with Progress(progress_enabled(progress), "encode", len(indices), done) as bar:
             for batch in encode_batches(model, dataset, indices[done:], batch_size=batch_size, device=torch_device):
                 bg.put(batch)
                 bar.advance(len(batch["index"]))

@@ -211,7 +211,7 @@ def write_report(report, out_dir, *, latents_path=None, checkpoint=None, title: 
 
 def _run_figures(run: Path, out: Path) -> list[tuple[str, str]]:
     """Reconstructions and traversals of a training run (rendered now if the run lacks them)."""
-    from .train import RECONSTRUCTIONS_NAME, TRAVERSALS_NAME
+    from .train.rundir import RECONSTRUCTIONS_NAME, TRAVERSALS_NAME
 
     figs = []
     if not all((run / n).exists() for n in (RECONSTRUCTIONS_NAME, TRAVERSALS_NAME)):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-import fastdci.train as T
+import fastdci.train.session as S
 from fastdci.data import DSprites
 from fastdci.encode import _BackgroundWriter, encode, encode_batches, select_rows
 from fastdci.errors import CheckpointError, InvalidInputError, LatentsFileError, OutputExistsError
@@ -100,11 +100,11 @@ def test_select_rows_bad(rows, pattern):
 @pytest.mark.slow
 def test_resume_after_kill_gives_the_same_file(run, encoded, tmp_path, monkeypatch):
     path = tmp_path / "killed.h5"
-    real = T._open_dataset
-    monkeypatch.setattr(T, "_open_dataset", lambda data: _Interrupting(real(data), after=4))
+    real = S.open_dataset
+    monkeypatch.setattr(S, "open_dataset", lambda data: _Interrupting(real(data), after=4))
     with pytest.raises(KeyboardInterrupt):
         encode(run, path, rows=N_ROWS, batch_size=256, progress=False, chunk_rows=512)
-    monkeypatch.setattr(T, "_open_dataset", real)
+    monkeypatch.setattr(S, "open_dataset", real)
     with open_latents(path, allow_incomplete=True) as r:
         assert not r.complete and r.n_rows == 3 * 256  # the three batches before the kill
     with pytest.raises(OutputExistsError, match="--resume to finish an interrupted encode, --overwrite"):
@@ -124,11 +124,11 @@ def test_resume_with_another_checkpoint_refused(run, tmp_path, monkeypatch):
     other = tmp_path / "other"
     train(out=other, steps=1, batch_size=8, seed=1, progress=False)
     path = tmp_path / "x.h5"
-    real = T._open_dataset
-    monkeypatch.setattr(T, "_open_dataset", lambda data: _Interrupting(real(data), after=2))
+    real = S.open_dataset
+    monkeypatch.setattr(S, "open_dataset", lambda data: _Interrupting(real(data), after=2))
     with pytest.raises(KeyboardInterrupt):
         encode(run, path, rows=600, batch_size=256, progress=False, chunk_rows=256)
-    monkeypatch.setattr(T, "_open_dataset", real)
+    monkeypatch.setattr(S, "open_dataset", real)
     with pytest.raises(LatentsFileError, match="model checkpoint_step differs"):
         encode(other, path, rows=600, batch_size=256, resume=True, progress=False)
 

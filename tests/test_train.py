@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-import fastdci.train as T
+import fastdci.train.session as S
 from fastdci.errors import CheckpointError, DatasetFileError, InvalidInputError, OutputExistsError
 from fastdci.train import TrainConfig, load_checkpoint, read_checkpoint, train
 from tests._helpers import Interrupting as _Interrupting
@@ -68,14 +68,14 @@ def test_run_directory_contents(straight):
 def test_resume_after_interrupt_equals_straight_run(straight, tmp_path, monkeypatch):
     run_a, _ = straight
     run_b = tmp_path / "b"
-    real = T._open_dataset
+    real = S.open_dataset
     # killed while fetching the 4th batch: checkpoint at step 2, losses logged up to step 3
-    monkeypatch.setattr(T, "_open_dataset", lambda data: _Interrupting(real(data), after=4))
+    monkeypatch.setattr(S, "open_dataset", lambda data: _Interrupting(real(data), after=4))
     with pytest.raises(KeyboardInterrupt):
         train(out=run_b, steps=5, seed=3, **SMALL)
     assert read_checkpoint(run_b)["step"] == 2
     assert [r["step"] for r in _losses(run_b)] == [1, 2, 3]
-    monkeypatch.setattr(T, "_open_dataset", real)
+    monkeypatch.setattr(S, "open_dataset", real)
     res = train(out=run_b, steps=5, resume=True, progress=False)
     assert res.step == 5 and res.steps_this_call == 3
     a, b = read_checkpoint(run_a), read_checkpoint(run_b)
@@ -128,7 +128,7 @@ def test_atomic_checkpoint_keeps_old_file_on_failure(straight, tmp_path, monkeyp
         fh.write(b"half a checkpoint")
         raise OSError("disk full")
 
-    monkeypatch.setattr(T.torch, "save", broken_save)
+    monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         train(out=run, steps=4, resume=True, progress=False)
     assert (run / "checkpoint.pt").read_bytes() == before
