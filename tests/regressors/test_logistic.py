@@ -144,7 +144,7 @@ def test_warm_start_stages_reach_the_same_fit(rng):
 
 def test_subset_hessian_equals_autograd_hessian(rng):
     """The (P*C)^2 Hessian formula against torch.autograd on the mean cross-entropy."""
-    from fastdci.regressors.logistic import _SubsetHessian
+    from fastdci.regressors._logistic_solvers import SubsetHessian
 
     X1 = torch.from_numpy(np.c_[rng.normal(size=(50, 3)), np.ones(50)])
     y = torch.from_numpy(rng.integers(0, 4, 50))
@@ -154,9 +154,9 @@ def test_subset_hessian_equals_autograd_hessian(rng):
         return torch.nn.functional.cross_entropy(X1 @ t.reshape(4, 4), y)
 
     ref = torch.autograd.functional.hessian(mean_ce, theta.reshape(-1))
-    np.testing.assert_allclose(_SubsetHessian(X1, rows=50)(theta).numpy(), ref.numpy(),
+    np.testing.assert_allclose(SubsetHessian(X1, rows=50)(theta).numpy(), ref.numpy(),
                                rtol=1e-10, atol=1e-12)
-    assert _SubsetHessian(X1, rows=20).X.shape == (20, 4)  # a fixed subset when rows < N
+    assert SubsetHessian(X1, rows=20).X.shape == (20, 4)  # a fixed subset when rows < N
 
 
 def test_newton_on_a_row_subset_reaches_the_lbfgs_fit(rng):
@@ -190,13 +190,13 @@ def test_near_separable_factor_converges_with_both_solvers(rng):
 
 
 def test_auto_solver_by_cost():
-    from fastdci.regressors.logistic import _choose_solvers
+    from fastdci.regressors._logistic_solvers import choose_solvers
 
     # 11 inputs+intercept: Newton once the rows outweigh the subset Hessian's cost
-    assert _choose_solvers("auto", 10_000, 11, (2, 40), 16384) == ["newton", "lbfgs"]
-    assert _choose_solvers("auto", 1_000_000, 11, (3, 40), 16384) == ["newton", "newton"]
-    assert _choose_solvers("auto", 10**8, 65, (40,), 16384) == ["lbfgs"]  # 2600 parameters
-    assert _choose_solvers("lbfgs", 10**8, 11, (3,), 16384) == ["lbfgs"]
+    assert choose_solvers("auto", 10_000, 11, (2, 40), 16384) == ["newton", "lbfgs"]
+    assert choose_solvers("auto", 1_000_000, 11, (3, 40), 16384) == ["newton", "newton"]
+    assert choose_solvers("auto", 10**8, 65, (40,), 16384) == ["lbfgs"]  # 2600 parameters
+    assert choose_solvers("lbfgs", 10**8, 11, (3,), 16384) == ["lbfgs"]
 
 
 def test_float32_and_torch_inputs(problem):
