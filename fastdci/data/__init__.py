@@ -4,11 +4,17 @@
 >>> FACTOR_NAMES, FACTOR_SIZES
 (('shape', 'scale', 'orientation', 'posX', 'posY'), (3, 6, 40, 32, 32))
 
-Importing this package loads NumPy only; torch is imported by the torch renderer on first use.
+Modules: ``factors`` (the factor grid), ``shapes`` (the sprites' geometry), ``render`` (the
+NumPy renderer), ``torch_render`` (the torch renderer), ``npz`` (the real file's format) and
+``dsprites`` (the :class:`DSprites` dataset). Importing this package loads NumPy only; torch
+is imported by the torch renderer on first use.
 """
 
-from .dsprites import REAL_FILE_NAME, RENDERER_VERSION, DSprites, grid_classes
-from .render import FACTOR_NAMES, FACTOR_SIZES, FACTOR_STRIDES, N_IMAGES, render_numpy, render_torch
+from .dsprites import RENDERER_VERSION, DSprites
+from .factors import FACTOR_NAMES, FACTOR_SIZES, FACTOR_STRIDES, N_IMAGES, grid_classes
+from .npz import REAL_FILE_NAME
+from .render import render_numpy
+from .torch_render import render_torch
 
 __all__ = [
     "FACTOR_NAMES",

@@ -7,7 +7,10 @@ import csv
 import numpy as np
 import pytest
 
+from fastdci.data import factors as F
 from fastdci.data import render as R
+from fastdci.data import shapes as Sh
+from fastdci.data import torch_render as TR
 from fastdci.data import render_numpy, render_torch
 from fastdci.errors import InvalidDTypeError, InvalidInputError
 
@@ -26,7 +29,7 @@ MAX_MISMATCH = 2
 
 
 def _random_classes(rng, n):
-    return np.stack([rng.integers(0, s, n) for s in R.FACTOR_SIZES], axis=1)
+    return np.stack([rng.integers(0, s, n) for s in F.FACTOR_SIZES], axis=1)
 
 
 # ---------------------------------------------------------------- an independent reference
@@ -65,12 +68,12 @@ def _reference_image(shape, scale_k, orient_k, pos_x_k, pos_y_k):
     u = (np.cos(theta) * x + np.sin(theta) * y) / scale
     v = (-np.sin(theta) * x + np.cos(theta) * y) / scale
     if shape == 0:
-        on = (np.abs(u) <= R._SQUARE_HALF) & (np.abs(v) <= R._SQUARE_HALF)
+        on = (np.abs(u) <= Sh._SQUARE_HALF) & (np.abs(v) <= Sh._SQUARE_HALF)
     elif shape == 1:
-        on = (u / R._ELLIPSE_A) ** 2 + (v / R._ELLIPSE_B) ** 2 <= 1.0
+        on = (u / Sh._ELLIPSE_A) ** 2 + (v / Sh._ELLIPSE_B) ** 2 <= 1.0
     else:
-        vx, vy = _heart_polygon(R.HEART_VERTICES, R.HEART_PHASE)
-        on = _inside_polygon(u / R._HEART_SX, (v - R._HEART_ORIGIN_UP) / R._HEART_SY, vx, vy)
+        vx, vy = _heart_polygon(Sh.HEART_VERTICES, Sh.HEART_PHASE)
+        on = _inside_polygon(u / Sh._HEART_SX, (v - Sh._HEART_ORIGIN_UP) / Sh._HEART_SY, vx, vy)
     return on.astype(np.uint8)
 
 
@@ -210,13 +213,13 @@ def test_posy_zero_is_top():
 
 
 def test_class_values_match_tables():
-    values = R.class_values([[2, 5, 39, 31, 0], [0, 0, 0, 0, 31]])
+    values = F.class_values([[2, 5, 39, 31, 0], [0, 0, 0, 0, 31]])
     np.testing.assert_allclose(values, [[3.0, 1.0, 2 * np.pi, 1.0, 0.0], [1.0, 0.5, 0.0, 0.0, 1.0]])
 
 
 def test_render_values_matches_classes(rng):
     classes = _random_classes(rng, 50)
-    v = R.class_values(classes)
+    v = F.class_values(classes)
     images = R.render_values(classes[:, 0], v[:, 1], v[:, 2], v[:, 3], v[:, 4])
     np.testing.assert_array_equal(images, render_numpy(classes))
 
@@ -280,20 +283,20 @@ def test_empty_batch():
 def test_torch_interp_equals_numpy_interp(rng):
     import torch
 
-    for chain in R._CHAINS:
+    for chain in Sh.CHAINS:
         ky = chain[0]
         v = np.concatenate([rng.uniform(ky[0], ky[-1], 20000), ky[:-1], np.nextafter(ky[1:-1], -np.inf)])
         expected = np.interp(v, ky, chain[1])
-        got = R._interp_torch(torch.as_tensor(v), R._torch_chain(torch, chain, "cpu")).numpy()
+        got = TR._interp_torch(torch.as_tensor(v), TR._torch_chain(torch, chain, "cpu")).numpy()
         np.testing.assert_array_equal(got, expected)
 
 
 def test_torch_single_pass_equals_grouped(rng, monkeypatch):
     classes = _random_classes(rng, 300)
-    grouped_min = R._GROUPED_MIN
-    monkeypatch.setattr(R, "_GROUPED_MIN", 1)
+    grouped_min = TR._GROUPED_MIN
+    monkeypatch.setattr(TR, "_GROUPED_MIN", 1)
     grouped = render_torch(classes)
-    monkeypatch.setattr(R, "_GROUPED_MIN", grouped_min * 1000)
+    monkeypatch.setattr(TR, "_GROUPED_MIN", grouped_min * 1000)
     single = render_torch(classes, chunk=100)
     np.testing.assert_array_equal(grouped.numpy(), single.numpy())
     np.testing.assert_array_equal(single[:, 0].numpy().astype(np.uint8), render_numpy(classes))
