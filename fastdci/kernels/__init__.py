@@ -1,2 +1,3 @@
-"""Hot loops: Numba kernels on the CPU (cpu.py, boosting.py), CuPy/torch on CUDA (cuda.py,
-torch_boosting.py); binning.py holds the booster's bin edges (NumPy)."""
+"""Hot loops: Numba kernels on the CPU (cpu.py; the booster's boosting.py and boosting_trees.py),
+torch on CUDA (torch_hist.py, the histogram; torch_boosting.py, the booster's twins); binning.py
+holds the booster's bin edges (NumPy)."""

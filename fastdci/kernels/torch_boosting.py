@@ -1,8 +1,9 @@
-"""Torch twins of the batched booster's Numba kernels (:mod:`fastdci.kernels.boosting`), run on
-the data's device: CUDA, and the CPU for the parity tests. Same layouts, same arithmetic, same
-candidate-split order; the histogram is a one-hot matrix product, ``onehot(bins)^T @ W``, with
-exact 0/1 entries, so only the summation order differs from the Numba loop. Where a Numba
-kernel writes into an output argument, its twin returns the result instead.
+"""Torch twins of the batched booster's Numba kernels (:mod:`fastdci.kernels.boosting` and
+:mod:`fastdci.kernels.boosting_trees`), run on the data's device: CUDA, and the CPU for the
+parity tests. Same layouts, same arithmetic, same candidate-split order; the histogram is a
+one-hot matrix product, ``onehot(bins)^T @ W``, with exact 0/1 entries, so only the summation
+order differs from the Numba loop. Where a Numba kernel writes into an output argument, its twin
+returns the result instead.
 """
 
 from __future__ import annotations
@@ -108,8 +109,10 @@ def sibling_subtract(built, parent, side):
 
 
 def find_splits(hist, wch: int, cch: int, n_bins):
-    """Torch twin of :func:`.boosting.find_splits`; returns ``(feat, thr, gain, n_left, n_right)``,
-    each (J, C) (feat/thr int64)."""
+    """Torch twin of :func:`.boosting_trees.find_splits`.
+
+    Returns ``(feat, thr, gain, n_left, n_right)``, each (J, C) (feat/thr int64).
+    """
     L, B, J, _, C = hist.shape
     cum = torch.cumsum(hist.to(torch.float64), dim=1)
     tot = cum[:, -1:]  # (L, 1, J, ch, C)
@@ -145,7 +148,7 @@ def find_splits(hist, wch: int, cch: int, n_bins):
 
 
 def update_nodes(bins, feat, thr, node):
-    """Torch twin of :func:`.boosting.update_nodes`; returns the new (N, C) int64 node tensor."""
+    """Torch twin of :func:`.boosting_trees.update_nodes`; returns the new (N, C) int64 nodes."""
     fj = gather_rows(feat, node)
     tj = gather_rows(thr, node)
     b = bins.long().gather(1, fj.clamp(min=0))
@@ -159,7 +162,10 @@ def gather_rows(table, node):
 
 
 def leaf_update(G, H, node, scale, learning_rate: float, n_leaves: int, F):
-    """Torch twin of :func:`.boosting.leaf_update`; returns ``(values (J, C), F + lr * values[node])``."""
+    """Torch twin of :func:`.boosting_trees.leaf_update`.
+
+    Returns ``(values (J, C), F + lr * values[node])``.
+    """
     N, C = G.shape
     idx = (node * C + torch.arange(C, device=G.device)[None, :]).reshape(-1)
     zeros = torch.zeros(n_leaves * C, dtype=torch.float64, device=G.device)
@@ -172,7 +178,10 @@ def leaf_update(G, H, node, scale, learning_rate: float, n_leaves: int, F):
 
 
 def predict_raw(bins, trees, learning_rate: float):
-    """Torch twin of :func:`.boosting.predict_raw` for a fitted ensemble (numpy arrays in ``trees``)."""
+    """Torch twin of :func:`.boosting_trees.predict_raw` for a fitted ensemble.
+
+    ``trees`` holds numpy arrays.
+    """
     dev = bins.device
     feat = torch.as_tensor(trees.feat, device=dev).long()
     thr = torch.as_tensor(trees.thr, device=dev).long()

@@ -1,7 +1,8 @@
 """The two engines of :class:`fastdci.regressors.GradientBoostedStumps`: the boosting loop that
 grows every round's trees level by level from binned latents, once with the Numba kernels of
-:mod:`fastdci.kernels.boosting` (CPU, numpy arrays) and once with their torch twins in
-:mod:`fastdci.kernels.torch_boosting` (any torch device), both returning the same
+:mod:`fastdci.kernels.boosting` and :mod:`fastdci.kernels.boosting_trees` (CPU, numpy arrays)
+and once with their torch twins in :mod:`fastdci.kernels.torch_boosting` (any torch device),
+both returning the same
 engine-independent :class:`Trees` in numpy; the estimator bins, picks the engine and turns the
 trees into importances and predictions.
 """
@@ -15,6 +16,7 @@ import torch
 
 from ..backend import to_numpy
 from ..kernels import boosting as kb
+from ..kernels import boosting_trees as kt
 from ..kernels import torch_boosting as tb
 from ._base import ClassEncoding
 
@@ -106,14 +108,14 @@ def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
             g = np.empty((J, C))
             nl = np.empty((J, C))
             nr = np.empty((J, C))
-            kb.find_splits(hist, wch, cch, n_bins, f, t, g, nl, nr)
+            kt.find_splits(hist, wch, cch, n_bins, f, t, g, nl, nr)
             feat[r, J - 1 : 2 * J - 1] = f
             thr[r, J - 1 : 2 * J - 1] = t
             gain[r, J - 1 : 2 * J - 1] = g
-            kb.update_nodes(bins, f, t, node)
+            kt.update_nodes(bins, f, t, node)
             side = (nr < nl).astype(np.uint8)  # build the smaller child
             parent = hist
-        kb.leaf_update(G, H, node, scale, s["learning_rate"], v, F)
+        kt.leaf_update(G, H, node, scale, s["learning_rate"], v, F)
         values[r] = v
     return Trees(feat, thr, gain, values, init)
 

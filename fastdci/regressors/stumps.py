@@ -10,6 +10,7 @@ import torch
 from ..backend import to_numpy
 from ..errors import InvalidInputError
 from ..kernels import boosting as kb
+from ..kernels import boosting_trees as kt
 from ..kernels import torch_boosting as tb
 from ..kernels.binning import bin_thresholds
 from ._base import BatchedClassifier, ClassEncoding, check_device, check_XY, encode_classes
@@ -274,7 +275,7 @@ class GradientBoostedStumps(BatchedClassifier):
             bins = self._bins_numpy(Xt.numpy())
             F = np.empty((bins.shape[0], tr.init.size), dtype=np.float64)
             F[:] = tr.init
-            kb.predict_raw(bins, tr.feat, tr.thr, tr.values, float(self.learning_rate), F)
+            kt.predict_raw(bins, tr.feat, tr.thr, tr.values, float(self.learning_rate), F)
             return torch.from_numpy(F)
         bins = self._bins_torch(Xt)
         return tb.predict_raw(bins, tr, float(self.learning_rate))
