@@ -4,7 +4,7 @@ Groups (disentanglement_lib's defaults: batch 64, 10,000 train and 5,000 eval po
 rows for FactorVAE's variances, threshold 0.05; BetaVAE's classifier is
 ``LogisticRegression()`` in the reference):
 
-- ``factor_vae``: :func:`fastdci.factor_vae_score` on the file path (opens it, reads the
+- ``factor_vae``: :func:`fastdci.factor_vae_score` through ``fastdci.evaluate`` on the file (reads the
   classes, builds the factor index, draws every batch at once, reads the rows drawn, reduces
   them in one Numba pass) vs the reference-style loop a user would otherwise run: load the
   arrays from the same file, then per batch sample factors with ``RandomState``, look the
@@ -155,8 +155,9 @@ def _record(scores, group, side, value):
 @pytest.mark.benchmark(group="factor_vae")
 def test_factor_vae_fastdci(benchmark, grid_file, scores):
     res = benchmark.pedantic(
-        lambda: fastdci.factor_vae_score(grid_file, batch_size=BATCH_SIZE, num_train=NUM_TRAIN, num_eval=NUM_EVAL,
-                                         num_variance_estimate=NUM_VARIANCE_ESTIMATE, threshold=THRESHOLD),
+        lambda: fastdci.evaluate(grid_file, "factor_vae", factor_vae=dict(
+            batch_size=BATCH_SIZE, n_train=NUM_TRAIN, n_eval=NUM_EVAL, n_variance_rows=NUM_VARIANCE_ESTIMATE,
+            threshold=THRESHOLD))["factor_vae"],
         rounds=ROUNDS, warmup_rounds=1,
     )
     benchmark.extra_info.update(res.scores())
@@ -173,8 +174,8 @@ def test_factor_vae_reference_loop(benchmark, grid_file, scores):
 @pytest.mark.benchmark(group="beta_vae")
 def test_beta_vae_fastdci(benchmark, grid_file, scores):
     res = benchmark.pedantic(
-        lambda: fastdci.beta_vae_score(grid_file, batch_size=BATCH_SIZE, num_train=NUM_TRAIN, num_eval=NUM_EVAL,
-                                       backend="cpu"),
+        lambda: fastdci.evaluate(grid_file, "beta_vae", backend="cpu", beta_vae=dict(
+            batch_size=BATCH_SIZE, n_train=NUM_TRAIN, n_eval=NUM_EVAL))["beta_vae"],
         rounds=ROUNDS, warmup_rounds=1,
     )
     benchmark.extra_info.update(res.scores())

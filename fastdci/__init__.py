@@ -16,27 +16,17 @@ from typing import Any
 from ._version import __version__
 from .errors import FastDCIError
 
-# public name -> submodule that defines it (imported on first attribute access)
+# public name -> submodule that defines it (imported on first attribute access); the metric
+# functions come from the registry, which is plain data (no torch, no Numba)
+from .metrics.registry import METRICS as _METRICS
+
 _LAZY = {
-    # information-based metrics
-    "mig": "fastdci.metrics.information",
-    "mig_sup": "fastdci.metrics.information",
-    "jemmig": "fastdci.metrics.information",
-    "dcimig": "fastdci.metrics.information",
-    "modularity": "fastdci.metrics.information",
-    # predictor-based metrics
-    "dci": "fastdci.metrics.predictors",
-    "sap": "fastdci.metrics.predictors",
-    "explicitness": "fastdci.metrics.predictors",
-    # intervention-based metrics
-    "beta_vae_score": "fastdci.metrics.interventions",
-    "factor_vae_score": "fastdci.metrics.interventions",
-    "z_max_variance": "fastdci.metrics.interventions",
-    "irs": "fastdci.metrics.interventions",
+    **{spec.public_name: spec.function.partition(":")[0] for spec in _METRICS.values()},
     # front door
     "evaluate": "fastdci.evaluation",
     "Report": "fastdci.evaluation",
-    # files
+    # data
+    "LatentsSource": "fastdci.io.source",
     "open_latents": "fastdci.io",
     "LatentsWriter": "fastdci.io",
 }

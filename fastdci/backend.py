@@ -1,13 +1,23 @@
-"""Array backends: which library an array comes from, and which device to compute on.
+"""The one place that answers "which array library, which device": every other module asks here.
 
-Detection looks at the type's module name, so it never imports torch or CuPy itself.
-Arrays come back on the input's device; mixed backends raise; nothing falls back silently.
+Detection uses array-api-compat's ``is_*_array`` helpers, which look at the array's type and
+at ``sys.modules``, so nothing here imports torch or CuPy for an array that is not theirs.
+Arrays come back on the input's device; mixed libraries raise; nothing falls back silently
+(asking for CUDA without a GPU raises).
+
+Kernels are looked up by ``(operation, device)`` in :data:`KERNELS`: the information metrics'
+min/max and joint-histogram passes have a Numba kernel on the CPU and a torch formulation on
+CUDA; :func:`kernel` imports the module only when the kernel is first asked for.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
-from typing import Any, Literal
+from typing import Any, Callable, Literal
+
+import numpy as np
+from array_api_compat import is_cupy_array, is_torch_array
 
 from .errors import BackendMismatchError, InvalidInputError, MissingDependencyError
 
@@ -15,25 +25,49 @@ Namespace = Literal["numpy", "torch", "cupy"]
 Device = Literal["cpu", "cuda"]
 
 __all__ = [
+    "KERNELS",
     "array_namespace",
     "common_namespace",
     "cuda_available",
+    "device_of",
+    "float_dtype",
+    "kernel",
     "resolve_device",
     "to_numpy",
     "to_torch",
 ]
 
+# (operation, device) -> "module:function". Each entry's docstring states its contract; the
+# CPU and CUDA kernels of one operation take and return the same things.
+KERNELS: dict[tuple[str, Device], str] = {
+    ("minmax", "cpu"): "fastdci.kernels.cpu:minmax_columns",
+    ("minmax", "cuda"): "fastdci.kernels.torch_hist:minmax_columns",
+    ("joint_counts", "cpu"): "fastdci.kernels.cpu:joint_counts",
+    ("joint_counts", "cuda"): "fastdci.kernels.torch_hist:joint_counts",
+}
+
+
+def kernel(operation: str, device: Device) -> Callable:
+    """The kernel registered for ``(operation, device)`` in :data:`KERNELS`."""
+    target = KERNELS.get((operation, device))
+    if target is None:
+        known = sorted({op for op, _ in KERNELS})
+        raise InvalidInputError(
+            f"no {device} kernel for {operation!r}; operations with kernels: {', '.join(known)}."
+        )
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
 
 def array_namespace(x: Any) -> Namespace:
     """Name the library an array belongs to: ``"numpy"``, ``"torch"`` or ``"cupy"``.
 
-    Anything else array-like (lists, h5py datasets, memmaps) counts as ``"numpy"``:
-    it is converted with ``np.asarray`` by the caller.
+    Anything else array-like (lists, h5py datasets, memmaps) counts as ``"numpy"``: it is
+    converted with ``np.asarray`` by the caller.
     """
-    module = type(x).__module__.split(".", 1)[0]
-    if module == "torch":
+    if is_torch_array(x):
         return "torch"
-    if module == "cupy" or module == "cupyx":
+    if is_cupy_array(x):
         return "cupy"
     return "numpy"
 
@@ -49,6 +83,30 @@ def common_namespace(*arrays: Any) -> Namespace:
     if not names:
         return "numpy"
     return names.pop()
+
+
+def device_of(x: Any) -> Device:
+    """``"cuda"`` for a torch tensor on a GPU or any CuPy array, else ``"cpu"``."""
+    if is_torch_array(x):
+        return "cuda" if x.device.type == "cuda" else "cpu"
+    if is_cupy_array(x):
+        return "cuda"
+    return "cpu"
+
+
+def float_dtype(x: Any) -> np.dtype:
+    """The NumPy float dtype an array is computed in: float32 and float64 stay; other floats
+    (float16, bfloat16) become float32; integers and booleans become float64 (exact)."""
+    if is_torch_array(x):
+        import torch
+
+        if x.dtype == torch.float64:
+            return np.dtype(np.float64)
+        return np.dtype(np.float32) if x.dtype.is_floating_point else np.dtype(np.float64)
+    dt = np.dtype(x.dtype)
+    if dt in (np.float32, np.float64):
+        return dt
+    return np.dtype(np.float32) if dt.kind == "f" else np.dtype(np.float64)
 
 
 def cuda_available() -> bool:
@@ -83,29 +141,28 @@ def resolve_device(backend: str = "auto") -> Device:
     raise InvalidInputError(f"backend must be 'auto', 'cpu' or 'cuda'; got {backend!r}.")
 
 
-def to_numpy(x: Any):
-    """Copy/convert any supported array to a NumPy array on the host."""
-    import numpy as np
-
-    ns = array_namespace(x)
-    if ns == "torch":
+def to_numpy(x: Any) -> np.ndarray:
+    """Any supported array as a NumPy array on the host (a view where the library allows)."""
+    if is_torch_array(x):
         return x.detach().cpu().numpy()
-    if ns == "cupy":
+    if is_cupy_array(x):
         return x.get()
     return np.asarray(x)
 
 
 def to_torch(x: Any, device: str | None = None, dtype=None):
-    """Convert any supported array to a torch tensor on ``device`` (default: where it is)."""
+    """Any supported array as a torch tensor on ``device`` (default: where it is).
+
+    A tensor already of that device and dtype is returned as it is (no copy).
+    """
     import torch
 
-    ns = array_namespace(x)
-    if ns == "torch":
+    if is_torch_array(x):
         t = x
-    elif ns == "cupy":
+    elif is_cupy_array(x):
         t = torch.from_dlpack(x)
     else:
-        t = torch.from_numpy(to_numpy(x))
+        t = torch.from_numpy(np.asarray(x))
     if device is not None or dtype is not None:
         t = t.to(device=device if device is not None else t.device, dtype=dtype)
     return t

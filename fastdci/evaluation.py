@@ -1,9 +1,10 @@
-"""``fastdci.evaluate``: every metric on a latents file (or arrays), one :class:`Report`.
+"""``fastdci.evaluate``: every metric on one :class:`~fastdci.io.LatentsSource`, one :class:`Report`.
 
-The information metrics stream the file chunk by chunk; the predictor metrics split the rows
-into train and test halves (all rows unless an explicit ``max_train`` is given); the
-intervention metrics draw "one factor fixed" batches by row index, and are skipped with a
-stated reason when the rows do not cover the factor grid well enough.
+The source reads the file once (or wraps the arrays) and shares its caches across metrics: the
+information metrics' counts, the predictor metrics' train/test split, the intervention metrics'
+factor index. Metrics are dispatched through the registry (:mod:`fastdci.metrics.registry`);
+intervention metrics are skipped with a stated reason when the rows do not cover the factor
+grid well enough.
 """
 
 from __future__ import annotations
@@ -16,219 +17,15 @@ import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from ._version import __version__
 from .errors import FastDCIError, InvalidInputError
+from .metrics.registry import METRICS, resolve_metrics
 
-__all__ = ["METRICS", "MetricSpec", "Report", "evaluate"]
-
-
-@dataclasses.dataclass(frozen=True)
-class MetricSpec:
-    """How :func:`evaluate` runs one metric and names its numbers in other libraries.
-
-    ``dlib`` maps fastdci's score keys to disentanglement_lib's result keys (under the
-    metric's name in disentanglement_lib); ``disent`` maps them to the ``disent`` library's
-    flat keys.
-    """
-
-    name: str
-    family: str  # "information" | "predictor" | "intervention"
-    module: str
-    function: str
-    dlib_name: str
-    dlib: Mapping[str, str]
-    disent: Mapping[str, str]
-    needs_grid: bool = False
-
-
-METRICS: dict[str, MetricSpec] = {
-    s.name: s
-    for s in [
-        MetricSpec("mig", "information", "fastdci.metrics.information", "mig", "mig",
-                   {"mig": "discrete_mig"}, {"mig": "mig.discrete_score"}),
-        MetricSpec("mig_sup", "information", "fastdci.metrics.information", "mig_sup", "mig_sup",
-                   {"mig_sup": "mig_sup"}, {"mig_sup": "mig_sup.score"}),
-        MetricSpec("jemmig", "information", "fastdci.metrics.information", "jemmig", "jemmig",
-                   {"jemmig": "jemmig"}, {"jemmig": "jemmig.score"}),
-        MetricSpec("dcimig", "information", "fastdci.metrics.information", "dcimig", "dcimig",
-                   {"dcimig": "dcimig"}, {"dcimig": "dcimig.score"}),
-        MetricSpec("modularity", "information", "fastdci.metrics.information", "modularity",
-                   "modularity_explicitness", {"modularity": "modularity_score"},
-                   {"modularity": "modularity.score"}),
-        MetricSpec("dci", "predictor", "fastdci.metrics.predictors", "dci", "dci",
-                   {"disentanglement": "disentanglement", "completeness": "completeness",
-                    "informativeness_train": "informativeness_train",
-                    "informativeness_test": "informativeness_test"},
-                   {"disentanglement": "dci.disentanglement", "completeness": "dci.completeness",
-                    "informativeness_train": "dci.informativeness_train",
-                    "informativeness_test": "dci.informativeness_test"}),
-        MetricSpec("sap", "predictor", "fastdci.metrics.predictors", "sap", "sap",
-                   {"sap": "SAP_score"}, {"sap": "sap.score"}),
-        MetricSpec("explicitness", "predictor", "fastdci.metrics.predictors", "explicitness",
-                   "modularity_explicitness",
-                   {"explicitness_train": "explicitness_score_train", "explicitness_test": "explicitness_score_test"},
-                   {"explicitness_train": "explicitness.train", "explicitness_test": "explicitness.test"}),
-        MetricSpec("beta_vae", "intervention", "fastdci.metrics.interventions", "beta_vae_score", "beta_vae_sklearn",
-                   {"train_accuracy": "train_accuracy", "eval_accuracy": "eval_accuracy"},
-                   {"train_accuracy": "beta_vae.train_accuracy", "eval_accuracy": "beta_vae.eval_accuracy"},
-                   needs_grid=True),
-        MetricSpec("factor_vae", "intervention", "fastdci.metrics.interventions", "factor_vae_score",
-                   "factor_vae_metric",
-                   {"train_accuracy": "train_accuracy", "eval_accuracy": "eval_accuracy",
-                    "num_active_dims": "num_active_dims"},
-                   {"train_accuracy": "factor_vae.train_accuracy", "eval_accuracy": "factor_vae.eval_accuracy",
-                    "num_active_dims": "factor_vae.num_active_dims"},
-                   needs_grid=True),
-        MetricSpec("z_max", "intervention", "fastdci.metrics.interventions", "z_max_variance", "z_max_variance",
-                   {"train_accuracy": "train_accuracy", "eval_accuracy": "eval_accuracy",
-                    "num_active_dims": "num_active_dims"},
-                   {"train_accuracy": "z_max.train_accuracy", "eval_accuracy": "z_max.eval_accuracy",
-                    "num_active_dims": "z_max.num_active_dims"},
-                   needs_grid=True),
-        MetricSpec("irs", "intervention", "fastdci.metrics.interventions", "irs", "irs",
-                   {"irs": "IRS", "num_active_dims": "num_active_dims"},
-                   {"irs": "irs.score", "num_active_dims": "irs.num_active_dims"}, needs_grid=True),
-    ]
-}
-
-FAMILIES = ("information", "predictor", "intervention")
-
-
-def _resolve_metrics(metrics: str | Sequence[str]) -> list[str]:
-    if isinstance(metrics, str):
-        items = [m.strip() for m in metrics.split(",") if m.strip()]
-    else:
-        items = list(metrics)
-    out: list[str] = []
-    for m in items:
-        if m == "all":
-            out += list(METRICS)
-        elif m in FAMILIES:
-            out += [n for n, s in METRICS.items() if s.family == m]
-        elif m in METRICS:
-            out.append(m)
-        else:
-            raise InvalidInputError(
-                f"unknown metric {m!r}; choose from {', '.join(METRICS)}, a family "
-                f"({', '.join(FAMILIES)}) or 'all'."
-            )
-    return list(dict.fromkeys(out))
-
-
-# ------------------------------------------------------------------------------- the source
-class _Source:
-    """What evaluate reads: a latents file (path or open reader) or a pair of arrays."""
-
-    def __init__(self, source: Any, factor_sizes=None, factor_names=None):
-        from .io import LatentsReader, open_latents
-
-        self._own = False
-        self.reader = None
-        self.path: str | None = None
-        self._arrays = None
-        if isinstance(source, (str, os.PathLike)):
-            self.reader = open_latents(source)
-            self._own = True
-        elif isinstance(source, LatentsReader):
-            self.reader = source
-        elif isinstance(source, (tuple, list)) and len(source) == 2:
-            from ._validation import check_pair
-
-            latents, factors = check_pair(*source)
-            self._arrays = (latents, factors)
-        else:
-            raise InvalidInputError(
-                "source must be a latents file path, an open LatentsReader, or a (latents, factors) pair; "
-                f"got {type(source).__name__}."
-            )
-        if self.reader is not None:
-            self.path = str(self.reader.path)
-            self.n_rows = self.reader.n_rows
-            self.factor_names = self.reader.factor_names
-            self.factor_sizes = self.reader.factor_sizes
-        else:
-            factors = self._arrays[1]
-            self.n_rows = int(factors.shape[0])
-            k = factors.shape[1]
-            self.factor_names = tuple(factor_names) if factor_names is not None else tuple(
-                f"factor_{i}" for i in range(k))
-            self.factor_sizes = tuple(int(s) for s in factor_sizes) if factor_sizes is not None else tuple(
-                int(m) + 1 for m in np.asarray(factors).max(axis=0))
-
-    def arrays(self):
-        """(latents (N, L) float32, factors (N, K) int) in memory, read once."""
-        if self._arrays is None:
-            chunk = self.reader.read(fields=["mean", "classes"])
-            self._arrays = (chunk.mean, chunk.classes)
-        return self._arrays
-
-    def metric_input(self):
-        """What the file-aware metrics take: the open reader, or the arrays."""
-        return self.reader if self.reader is not None else self.arrays()
-
-    def information_counts(self, n_bins: int = 20, discretizer: str = "uniform", quantile_rows: int = 1_000_000):
-        """The int64 joint counts of the information metrics, one streaming pass per binning."""
-        from .metrics.information import InformationAccumulator
-
-        key = (int(n_bins), str(discretizer), int(quantile_rows))
-        cache = self.__dict__.setdefault("_counts", {})
-        if key not in cache:
-            if self.reader is not None and self._arrays is None:
-                acc = InformationAccumulator.from_data(self.reader, n_bins=n_bins, discretizer=discretizer,
-                                                       quantile_rows=quantile_rows)
-                for chunk in self.reader.iter_chunks(fields=["mean", "classes"]):
-                    if len(chunk):
-                        acc.update(chunk.mean, chunk.classes)
-            else:
-                latents, factors = self.arrays()
-                acc = InformationAccumulator.from_data(latents, n_bins=n_bins, discretizer=discretizer,
-                                                       quantile_rows=quantile_rows)
-                acc.update(latents, factors)
-            cache[key] = acc
-        return cache[key]
-
-    def _classes(self) -> np.ndarray:
-        if self._arrays is None and self.reader is not None:
-            # the factor index the intervention metrics use, built once and cached on the reader
-            from .metrics._factor_index import FactorIndex
-
-            return np.asarray(FactorIndex.cached(self.reader).factors, dtype=np.int64)
-        return np.asarray(self.arrays()[1], dtype=np.int64)
-
-    def grid_coverage(self, metric: str) -> tuple[bool, str]:
-        """Whether the rows support the intervention ``metric``; if not, why.
-
-        BetaVAE, FactorVAE and IRS fix one factor and let the rest vary: each factor needs at
-        least two values backed by two rows or more. Z-max fixes every factor but one: for each
-        factor, at least half the rows must share all the other factors with another row (a
-        random subset of the grid does not; the full grid does).
-        """
-        factors = self._classes()
-        sizes = np.asarray(self.factor_sizes)
-        for k, s in enumerate(sizes):
-            counts = np.bincount(factors[:, k], minlength=s)
-            if (counts >= 2).sum() < 2:
-                return False, (f"factor {self.factor_names[k]} has fewer than two values with two or more rows; "
-                               "encode more rows (the full grid: --rows all)")
-        if metric == "z_max" and len(sizes) > 1:
-            for k in range(len(sizes)):
-                others = [j for j in range(len(sizes)) if j != k]
-                key = np.ravel_multi_index(tuple(factors[:, j] for j in others), tuple(sizes[others]))
-                _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-                shared = float(np.mean(counts[inverse] >= 2))
-                if shared < 0.5:
-                    return False, (f"only {100 * shared:.1f}% of the rows share every factor but "
-                                   f"{self.factor_names[k]} with another row; Z-max needs (most of) the full "
-                                   "grid: encode it with --rows all")
-        return True, ""
-
-    def close(self):
-        if self._own and self.reader is not None:
-            self.reader.close()
+__all__ = ["Report", "evaluate"]
 
 
 # ------------------------------------------------------------------------------- the report
@@ -266,32 +63,47 @@ class Report(Mapping):
         """``{metric: {score name: value}}`` for the computed metrics."""
         return {name: r.scores() for name, r in self.results.items()}
 
+    def counts(self) -> dict[str, dict[str, int]]:
+        """``{metric: {count name: value}}`` (latents kept, rows used) for the computed metrics."""
+        return {name: r.counts() for name, r in self.results.items()}
+
     def to_dict(self, style: str = "flat") -> dict[str, Any]:
         """The numbers keyed for a library.
 
-        ``"flat"``: ``{"mig.mig": 0.31, "dci.disentanglement": ...}`` plus provenance;
-        ``"disentanglement_lib"``: ``{"mig": {"discrete_mig": ...}, "dci": {"disentanglement": ...}}``
-        with disentanglement_lib's metric and key names;
-        ``"disent"``: ``{"mig.discrete_score": ..., "dci.disentanglement": ...}``.
+        ``"flat"``: ``{"scores": {"mig.mig": 0.31, ...}, "counts": {...}}`` plus skipped, failed and
+        provenance; ``"disentanglement_lib"``: ``{"mig": {"discrete_mig": ...}, "dci": {...}}``
+        with disentanglement_lib's metric and key names; ``"disent"``:
+        ``{"mig.discrete_score": ..., "dci.disentanglement": ...}``.
         """
         if style == "flat":
             flat = {f"{m}.{k}": v for m, sc in self.scores().items() for k, v in sc.items()}
-            return {"scores": flat, "skipped": dict(self.skipped), "failed": dict(self.failed),
+            counts = {f"{m}.{k}": v for m, c in self.counts().items() for k, v in c.items()}
+            return {"scores": flat, "counts": counts, "skipped": dict(self.skipped), "failed": dict(self.failed),
                     "provenance": self.provenance}
         if style == "disentanglement_lib":
             out: dict[str, dict[str, float]] = {}
-            for m, sc in self.scores().items():
+            for m, r in self.results.items():
                 spec = METRICS[m]
                 bucket = out.setdefault(spec.dlib_name, {})
-                for k, v in sc.items():
-                    bucket[spec.dlib.get(k, k)] = v
+                for k, v in {**r.scores(), **r.counts()}.items():
+                    if k in spec.dlib or k in r.scores():
+                        bucket[spec.dlib.get(k, k)] = v
             return out
         if style == "disent":
-            return {METRICS[m].disent.get(k, f"{m}.{k}"): v for m, sc in self.scores().items() for k, v in sc.items()}
+            out2: dict[str, float] = {}
+            for m, r in self.results.items():
+                spec = METRICS[m]
+                for k, v in {**r.scores(), **r.counts()}.items():
+                    if k in spec.disent or k in r.scores():
+                        out2[spec.disent.get(k, f"{m}.{k}")] = v
+            return out2
         raise InvalidInputError(f"style must be 'flat', 'disentanglement_lib' or 'disent'; got {style!r}.")
 
     def to_json(self, path: str | os.PathLike | None = None, *, full: bool = True) -> str:
-        """JSON text: scores, skipped, failed, provenance and (``full``) every result's matrices."""
+        """JSON text: scores, counts, skipped, failed, provenance and (``full``) every result.
+
+        :meth:`from_json` reads it back. With ``path`` the file is written atomically.
+        """
         doc = self.to_dict("flat")
         if full:
             doc["results"] = {m: r.to_dict() for m, r in self.results.items()}
@@ -302,8 +114,21 @@ class Report(Mapping):
             os.replace(tmp, path)
         return text
 
+    @classmethod
+    def from_json(cls, text_or_path: str | os.PathLike) -> "Report":
+        """The report :meth:`to_json` wrote (its text, or the path of the file)."""
+        text = str(text_or_path)
+        if isinstance(text_or_path, os.PathLike) or not text.lstrip().startswith("{"):
+            text = Path(text_or_path).read_text()
+        doc = json.loads(text)
+        if "results" not in doc:
+            raise InvalidInputError("this JSON holds no results (written with full=False); write it with full=True.")
+        results = {m: METRICS[m].load("result").from_dict(r) for m, r in doc["results"].items()}
+        return cls(results=results, skipped=doc.get("skipped", {}), failed=doc.get("failed", {}),
+                   provenance=doc.get("provenance", {}))
+
     def headline(self) -> dict[str, float]:
-        """One number per metric (the first score), for tables."""
+        """One number per metric (its documented headline score), for tables."""
         return {m: r.score for m, r in self.results.items()}
 
 
@@ -319,7 +144,7 @@ def _versions() -> dict[str, str]:
     import sys
 
     out = {"fastdci": __version__, "python": platform.python_version(), "numpy": np.__version__}
-    for mod in ("torch", "numba", "h5py", "sklearn"):
+    for mod in ("torch", "numba", "h5py", "sklearn", "cupy"):
         m = sys.modules.get(mod)
         if m is not None:
             out[mod] = getattr(m, "__version__", "?")
@@ -327,29 +152,19 @@ def _versions() -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------- running
-def _call(spec: MetricSpec, src: _Source, *, backend: str, random_state: int, options: dict):
-    import importlib
-
-    fn: Callable = getattr(importlib.import_module(spec.module), spec.function)
-    opts = dict(options)
-    if spec.family == "information":
-        # one pass of counts serves every information metric with the same binning
-        binning = {k: opts.pop(k) for k in ("n_bins", "discretizer", "quantile_rows") if k in opts}
-        return src.information_counts(**binning).compute(spec.name, **opts)
-    if spec.family == "predictor":
-        latents, factors = src.arrays()
-        opts.setdefault("random_state", random_state)
-        if spec.name in ("dci", "explicitness"):
-            opts.setdefault("backend", backend)
-        return fn(latents, factors, **opts)
-    # intervention metrics read the file (or arrays) themselves
-    opts.setdefault("random_state", random_state)
-    if spec.name == "beta_vae":
-        opts.setdefault("backend", backend)
-    inp = src.metric_input()
-    if isinstance(inp, tuple):
-        return fn(inp[0], inp[1], factor_sizes=src.factor_sizes, factor_names=src.factor_names, **opts)
-    return fn(inp, **opts)
+def check_metric_options(names: Sequence[str], metric_options: Mapping[str, Any]) -> dict[str, dict]:
+    """Every metric's checked options; options for unknown or unselected metrics raise."""
+    for k, v in metric_options.items():
+        if k not in METRICS:
+            resolve_metrics([k])  # raises with the closest name
+        if k not in names:
+            raise InvalidInputError(
+                f"options were given for {k}, which is not being computed (metrics: {', '.join(names)}); add "
+                f"{k} to the metrics or drop its options."
+            )
+        if not isinstance(v, Mapping):
+            raise InvalidInputError(f"options for {k} must be a dict of keyword arguments; got {type(v).__name__}.")
+    return {name: METRICS[name].check(metric_options.get(name, {})) for name in names}
 
 
 def evaluate(
@@ -361,30 +176,32 @@ def evaluate(
     progress: bool = False,
     factor_sizes: Sequence[int] | None = None,
     factor_names: Sequence[str] | None = None,
+    memory_budget: int | None = None,
     **metric_options: dict,
 ) -> Report:
     """Compute disentanglement metrics on a latents file or on arrays.
 
     Parameters
     ----------
-    source : str, PathLike, LatentsReader or (latents, factors)
-        A latents file (see docs/latents-format.md), an open reader, or a pair of arrays
-        ``latents (N, L)`` float and ``factors (N, K)`` int classes.
+    source : str, PathLike, LatentsReader, LatentsSource or (latents, factors)
+        A latents file (see docs/latents-format.md), an open reader, a source, or a pair of
+        arrays ``latents (N, L)`` float and ``factors (N, K)`` int classes (NumPy, torch on any
+        device, or CuPy).
     metrics : str or sequence of str, default "all"
-        Metric names (``mig``, ``mig_sup``, ``jemmig``, ``dcimig``, ``modularity``, ``dci``,
-        ``sap``, ``explicitness``, ``beta_vae``, ``factor_vae``, ``z_max``, ``irs``), family
-        names (``information``, ``predictor``, ``intervention``) or ``"all"``; a string may be
-        comma-separated.
+        Metric names (``fastdci metrics`` lists them), family names (``information``,
+        ``predictor``, ``intervention``) or ``"all"``; a string may be comma-separated.
     backend : {"auto", "cpu", "cuda"}, default "auto"
-        Device for the regressors (CUDA when available).
+        Device of the kernels and regressors (CUDA when a GPU is visible).
     random_state : int, default 0
         Seed of every random choice (train/test split, batch sampling).
     progress : bool, default False
         Show a progress bar on stderr, one step per metric.
     factor_sizes, factor_names : optional
         For array input: the number of classes and the name of each factor.
+    memory_budget : int, optional
+        Bytes of latents a file may occupy in memory (default: a quarter of the machine's).
     **metric_options : dict
-        Per-metric keyword arguments, e.g. ``dci={"regressor": "logistic", "max_train": 100_000}``.
+        Per-metric options, e.g. ``dci={"regressor": "logistic", "max_train": 100_000}``.
 
     Returns
     -------
@@ -402,19 +219,23 @@ def evaluate(
     0.99
     """
     from .backend import resolve_device
+    from .io.source import LatentsSource
+    from .metrics.registry import compute
 
-    names = _resolve_metrics(metrics)
-    unknown = set(metric_options) - set(METRICS)
-    if unknown:
-        raise InvalidInputError(
-            f"options given for unknown metric(s) {sorted(unknown)}; pass them as metric=dict(...) with a "
-            f"metric name from {', '.join(METRICS)}."
-        )
-    for k, v in metric_options.items():
-        if not isinstance(v, Mapping):
-            raise InvalidInputError(f"options for {k} must be a dict of keyword arguments; got {type(v).__name__}.")
+    names = resolve_metrics(metrics)
+    checked = check_metric_options(names, metric_options)
     device = resolve_device(backend)
-    src = _Source(source, factor_sizes=factor_sizes, factor_names=factor_names)
+    own = not isinstance(source, LatentsSource)
+    if own:
+        if not isinstance(source, (str, os.PathLike, tuple, list)) and type(source).__name__ != "LatentsReader":
+            raise InvalidInputError(
+                "source must be a latents file path, an open LatentsReader, a LatentsSource or a (latents, "
+                f"factors) pair; got {type(source).__name__}."
+            )
+        src = LatentsSource(source, factor_sizes=factor_sizes, factor_names=factor_names,
+                            memory_budget=memory_budget)
+    else:
+        src = source
     results: dict[str, Any] = {}
     skipped: dict[str, str] = {}
     failed: dict[str, str] = {}
@@ -422,36 +243,34 @@ def evaluate(
     warned: dict[str, list[str]] = {}
     t_all = time.perf_counter()
     try:
-        bar = _progress(progress, len(names))
+        bar = _Bar(len(names)) if progress else None
         for name in names:
             spec = METRICS[name]
             if bar is not None:
                 bar.set_description(name)
-            if spec.needs_grid:
-                ok, why = src.grid_coverage(name)
-                if not ok:
-                    skipped[name] = f"the rows do not cover the factor grid: {why}"
-                    if bar is not None:
-                        bar.update(1)
-                    continue
             t = time.perf_counter()
-            try:
+            ok, why = src.grid_coverage(others="others_grid" in spec.needs) if spec.needs_grid else (True, "")
+            if not ok:
+                skipped[name] = f"the rows do not cover the factor grid: {why}"
+            else:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    results[name] = _call(spec, src, backend=device, random_state=random_state,
-                                          options=dict(metric_options.get(name, {})))
-            except FastDCIError as exc:
-                failed[name] = str(exc)
-            msgs = [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
-            if msgs:
-                warned[name] = list(dict.fromkeys(msgs))
-            timings[name] = time.perf_counter() - t
+                    try:
+                        results[name] = compute(spec, src, checked[name], backend=device,
+                                                random_state=random_state)
+                    except FastDCIError as exc:
+                        failed[name] = str(exc)
+                msgs = [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
+                if msgs:
+                    warned[name] = list(dict.fromkeys(msgs))
+                timings[name] = time.perf_counter() - t
             if bar is not None:
                 bar.update(1)
         if bar is not None:
             bar.close()
     finally:
-        src.close()
+        if own:
+            src.close()
     provenance = {
         "source": src.path if src.path is not None else "arrays",
         "rows": src.n_rows,
@@ -489,7 +308,3 @@ class _Bar:
 
     def close(self) -> None:
         self._p.stop()
-
-
-def _progress(show: bool, total: int):
-    return _Bar(total) if show else None

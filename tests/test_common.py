@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 
 import fastdci
-from fastdci.evaluation import METRICS
+from fastdci.metrics.registry import METRICS
 
 SIZES = (3, 4, 5, 4)
 NAMES = ("a", "b", "c", "d")
 FAST = {
     "dci": {"regressor": "logistic"},
-    "beta_vae": {"num_train": 400, "num_eval": 200},
-    "factor_vae": {"num_train": 400, "num_eval": 200, "num_variance_estimate": 1000},
-    "z_max": {"num_train": 400, "num_eval": 200, "num_variance_estimate": 1000},
-    "irs": {"num_train": 2000},
+    "beta_vae": {"n_train": 400, "n_eval": 200},
+    "factor_vae": {"n_train": 400, "n_eval": 200, "n_variance_rows": 1000},
+    "z_max": {"n_train": 400, "n_eval": 200, "n_variance_rows": 1000},
+    "irs": {"n_train": 2000},
 }
 # scores that are counts or accuracies in [0, 1]; num_active_dims is a count of latents
 BOUNDED = lambda key: key != "num_active_dims"  # noqa: E731
@@ -32,14 +32,15 @@ def code():
 
 
 def run(name, latents, factors, **extra):
+    """The metric's public function (``fastdci.<name>``) with the same call for every metric."""
     spec = METRICS[name]
-    fn = getattr(fastdci, spec.function)
+    fn = getattr(fastdci, spec.public_name)
     opts = dict(FAST.get(name, {}), **extra)
-    if spec.family == "information":
-        return fn(latents, factors, **opts)
-    if spec.family == "predictor":
-        return fn(latents, factors, random_state=0, **opts)
-    return fn(latents, factors, factor_sizes=SIZES, factor_names=NAMES, random_state=0, **opts)
+    if spec.family == "intervention":
+        opts.update(factor_sizes=SIZES, factor_names=NAMES, random_state=0)
+    elif spec.family == "predictor":
+        opts.update(random_state=0)
+    return fn(latents, factors, **opts)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,11 @@ def test_scores_are_python_floats_in_range(results, name):
         if BOUNDED(key):
             assert -1e-9 <= value <= 1 + 1e-9, (name, key, value)
     assert results[name].score == next(iter(scores.values()))
-    assert results[name].metric  # every result names its metric
+    assert results[name].score == scores[type(results[name]).headline]
+    assert results[name].metric == name  # every result names its registered metric
+    for key, value in results[name].counts().items():
+        assert type(value) is int and value >= 0, (name, key)
+    assert not set(scores) & set(results[name].counts()), name
 
 
 @pytest.mark.parametrize("name", list(METRICS))
@@ -80,6 +85,36 @@ def test_to_dict_is_json_serialisable(results, name):
 
     doc = json.loads(json.dumps(results[name].to_dict()))
     assert doc["metric"] == results[name].metric and doc["scores"] == results[name].scores()
+    assert type(results[name]).from_dict(doc) == results[name]
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_results_compare_equal_and_record_their_settings(code, results, name):
+    again = run(name, *code)
+    assert again == results[name] and not (again != results[name])
+    settings = results[name].settings
+    for opt in METRICS[name].options:
+        if opt.when is None:  # unconditional options are always recorded
+            assert opt.name in settings, (name, opt.name)
+    assert results[name].provenance["n_rows"] == len(code[0])
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_unknown_option_names_the_closest(code, name):
+    from fastdci.errors import InvalidInputError
+
+    opt = METRICS[name].options[0].name
+    with pytest.raises(InvalidInputError, match=f"has no option '{opt}x'.*Did you mean '{opt}'"):
+        run(name, *code, **{opt + "x": 1})
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_every_metric_takes_backend_and_torch_input(code, results, name, torch_one_thread):
+    import torch
+
+    latents, factors = code
+    got = run(name, torch.as_tensor(latents), torch.as_tensor(factors), backend="cpu")
+    assert got.scores() == results[name].scores(), name
 
 
 def test_aligned_code_scores_high_and_rotation_lower(code, results):
@@ -101,7 +136,7 @@ def test_cuda_matches_cpu(code, name):
     import torch
 
     latents, factors = code
-    cpu = run(name, latents, factors, **({"backend": "cpu"} if name in ("dci", "explicitness", "beta_vae") else {}))
+    cpu = run(name, latents, factors, backend="cpu")
     if METRICS[name].family == "information":
         gpu = run(name, torch.as_tensor(latents, device="cuda"), torch.as_tensor(factors, device="cuda"))
     else:

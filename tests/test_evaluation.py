@@ -9,14 +9,15 @@ import pytest
 
 import fastdci
 from fastdci.errors import InvalidInputError
-from fastdci.evaluation import METRICS, Report, evaluate
+from fastdci.evaluation import Report, evaluate
+from fastdci.metrics.registry import METRICS, resolve_metrics
 from fastdci.io import LatentsWriter, open_latents
 
 SIZES = (3, 4, 5, 4, 4)
 NAMES = ("shape", "scale", "orientation", "posX", "posY")
-FAST = dict(dci={"regressor": "gbt", "n_rounds": 10, "max_depth": 1}, beta_vae={"num_train": 300, "num_eval": 200},
-            factor_vae={"num_train": 300, "num_eval": 200, "num_variance_estimate": 500},
-            z_max={"num_train": 300, "num_eval": 200, "num_variance_estimate": 500})
+FAST = dict(dci={"regressor": "gbt", "n_rounds": 10, "max_depth": 1}, beta_vae={"n_train": 300, "n_eval": 200},
+            factor_vae={"n_train": 300, "n_eval": 200, "n_variance_rows": 500},
+            z_max={"n_train": 300, "n_eval": 200, "n_variance_rows": 500})
 
 
 def _grid_code(seed=0, repeats=2):
@@ -46,18 +47,13 @@ def test_evaluate_file_equals_direct_calls(grid_file):
         chunk = r.read()
     latents, factors = chunk.mean, chunk.classes.astype(np.int64)
     for name, result in report.items():
-        spec = METRICS[name]
-        fn = getattr(fastdci, spec.function)
-        opts = dict(FAST.get(name, {}))
-        if spec.family == "information":
-            direct = fn(latents, factors, **opts)
-        elif spec.family == "predictor":
-            kw = {"backend": "cpu"} if name in ("dci", "explicitness") else {}
-            direct = fn(latents, factors, random_state=0, **kw, **opts)
-        else:
-            kw = {"backend": "cpu"} if name == "beta_vae" else {}
-            direct = fn(latents, factors, factor_sizes=SIZES, factor_names=NAMES, random_state=0, **kw, **opts)
+        fn = getattr(fastdci, METRICS[name].public_name)
+        direct = fn(latents, factors, factor_sizes=SIZES, factor_names=NAMES, random_state=0, backend="cpu",
+                    **FAST.get(name, {})) if METRICS[name].family == "intervention" else \
+            fn(latents, factors, backend="cpu", **({} if METRICS[name].family == "information" else
+                                                    {"random_state": 0}), **FAST.get(name, {}))
         assert result.scores() == pytest.approx(direct.scores(), rel=1e-12, abs=1e-12), name
+        assert result.counts() == direct.counts(), name
 
 
 def test_report_views(grid_file):
@@ -114,9 +110,12 @@ def test_grid_metrics_skipped_with_reason_when_rows_do_not_cover_grid():
 @pytest.mark.parametrize(
     "kwargs,pattern",
     [
-        (dict(metrics="migg"), "unknown metric 'migg'.*choose from"),
-        (dict(metrics="mig", dcii={"x": 1}), r"unknown metric\(s\) \['dcii'\]"),
-        (dict(metrics="mig", dci=3), "options for dci must be a dict"),
+        (dict(metrics="migg"), "unknown metric 'migg'. Did you mean 'mig'.*Choose from"),
+        (dict(metrics="mig", dcii={"x": 1}), "unknown metric 'dcii'. Did you mean 'dci'"),
+        (dict(metrics="dci", dci=3), "options for dci must be a dict"),
+        (dict(metrics="mig", dci={"max_depth": 3}), "options were given for dci, which is not being computed"),
+        (dict(metrics="dci", dci={"max_dept": 3}), "dci has no option 'max_dept'. Did you mean 'max_depth'"),
+        (dict(metrics="dci", dci={"max_depth": "3"}), "dci option max_depth must be an integer >= 1; got '3'"),
         (dict(metrics="mig", backend="tpu"), "backend must be"),
     ],
 )
@@ -134,8 +133,6 @@ def test_bad_source():
 
 
 def test_families_expand():
-    from fastdci.evaluation import _resolve_metrics
-
-    assert _resolve_metrics("information") == ["mig", "mig_sup", "jemmig", "dcimig", "modularity"]
-    assert _resolve_metrics("mig,dci,mig") == ["mig", "dci"]
-    assert _resolve_metrics("all") == list(METRICS)
+    assert resolve_metrics("information") == ["mig", "mig_sup", "jemmig", "dcimig", "modularity"]
+    assert resolve_metrics("mig,dci,mig") == ["mig", "dci"]
+    assert resolve_metrics("all") == list(METRICS)

@@ -45,6 +45,7 @@ from . import _train  # noqa: E402,F401
 from . import _encode  # noqa: E402,F401
 from . import _evaluate  # noqa: E402,F401
 from . import _demo  # noqa: E402,F401
+from . import _metrics  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

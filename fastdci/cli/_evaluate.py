@@ -77,10 +77,10 @@ def evaluate(
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar on stderr."),
 ) -> None:
     """Compute disentanglement metrics for many latents files; resumable with --out."""
-    from ..evaluation import _resolve_metrics
+    from ..metrics.registry import resolve_metrics
     from ..errors import FastDCIError
 
-    names = _resolve_metrics(metrics)
+    names = resolve_metrics(metrics)
     options = _parse_sets(set_)
     paths = _expand(files)
     failures = 0 if paths else 1

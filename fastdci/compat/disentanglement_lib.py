@@ -98,10 +98,10 @@ def _contingency(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def discrete_entropy(ys: Any) -> np.ndarray:
     """Entropy (nats) of each discrete factor row of ``ys`` (num_factors, num_points)."""
-    from ..kernels import cpu
+    from ..metrics.information import _entropy as ent
 
     ys = _relabel(np.asarray(ys).T)
-    return np.array([cpu.entropy_from_counts(np.bincount(ys[:, k])) for k in range(ys.shape[1])])
+    return np.array([ent.entropy_from_counts(np.bincount(ys[:, k])) for k in range(ys.shape[1])])
 
 
 def discrete_mutual_info(mus: Any, ys: Any) -> np.ndarray:
@@ -110,11 +110,11 @@ def discrete_mutual_info(mus: Any, ys: Any) -> np.ndarray:
     ``mus`` must already be discrete (disentanglement_lib discretises first); the result is
     ``(num_codes, num_factors)``.
     """
-    from ..kernels import cpu
+    from ..metrics.information import _entropy as ent
 
     codes = _relabel(np.asarray(mus).T)
     factors = _relabel(np.asarray(ys).T)
-    return np.array([[cpu.mutual_info_from_counts(_contingency(codes[:, i], factors[:, j]))
+    return np.array([[ent.mutual_info_from_counts(_contingency(codes[:, i], factors[:, j]))
                       for j in range(factors.shape[1])] for i in range(codes.shape[1])])
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["KERNELS", "discretize", "joint_counts", "minmax_columns"]
+__all__ = ["discretize", "joint_counts", "minmax_columns"]
 
 _BLOCK_ROWS = 1 << 20
 
@@ -58,7 +58,8 @@ def discretize(x: torch.Tensor, edges: np.ndarray) -> torch.Tensor:
     return _codes(x, inner)
 
 
-def joint_counts(x: torch.Tensor, y: torch.Tensor, edges: np.ndarray, n_classes: int) -> np.ndarray:
+def joint_counts(x: torch.Tensor, y: torch.Tensor, edges: np.ndarray, n_classes: int, *, uniform: bool = True
+                 ) -> np.ndarray:
     """The (L, K, C, B) int64 joint histogram of latents' bins and factor classes.
 
     Parameters
@@ -67,6 +68,8 @@ def joint_counts(x: torch.Tensor, y: torch.Tensor, edges: np.ndarray, n_classes:
     y : torch.Tensor, shape (N, K), integer classes in [0, n_classes), same device as x
     edges : ndarray, shape (L, n_bins + 1), x's dtype
     n_classes : int
+    uniform : bool, default True
+        Accepted for the CPU kernel's signature; bucketize is exact for any edges.
 
     Returns
     -------
@@ -90,6 +93,3 @@ def joint_counts(x: torch.Tensor, y: torch.Tensor, edges: np.ndarray, n_classes:
         total += torch.bincount(idx, minlength=L * K * C * B)
     return total.reshape(L, K, C, B).cpu().numpy()
 
-
-KERNELS = {"minmax_columns": minmax_columns, "discretize": discretize, "joint_counts": joint_counts}
-"""Name -> kernel, mirroring :data:`fastdci.kernels.cpu.KERNELS`."""

@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import mutual_info_score
 
 from fastdci.kernels import cpu
+from fastdci.metrics.information import _entropy as ent
 
 from .._helpers import assert_close
 
@@ -149,9 +150,15 @@ def test_joint_counts_empty_input():
     assert cpu.joint_counts(x, y, edges, 3).shape == (2, 1, 3, 4)
 
 
-def test_kernel_table_names_the_kernels():
-    assert set(cpu.KERNELS) == {"minmax_columns", "discretize", "joint_counts"}
-    assert all(callable(f) for f in cpu.KERNELS.values())
+def test_backend_kernel_table_resolves_every_entry():
+    from fastdci.backend import KERNELS, kernel
+
+    assert kernel("joint_counts", "cpu") is cpu.joint_counts
+    assert kernel("minmax", "cpu") is cpu.minmax_columns
+    for op, device in KERNELS:
+        if device == "cpu":
+            assert callable(kernel(op, device))
+    assert {op for op, d in KERNELS if d == "cpu"} == {op for op, d in KERNELS if d == "cuda"}
 
 
 # ----------------------------------------------------------------------------- entropy and MI
@@ -167,34 +174,34 @@ def _table(a, b):
 def test_mutual_info_equals_sklearn(rng, n, ka, kb):
     a = rng.integers(0, ka, n)
     b = (a * 7 + rng.integers(0, 3, n)) % kb  # dependent
-    got = cpu.mutual_info_from_counts(_table(a, b))
+    got = ent.mutual_info_from_counts(_table(a, b))
     assert abs(got - mutual_info_score(a, b)) < 1e-10
     c = rng.integers(0, kb, n)
-    assert abs(cpu.mutual_info_from_counts(_table(a, c)) - mutual_info_score(a, c)) < 1e-10
+    assert abs(ent.mutual_info_from_counts(_table(a, c)) - mutual_info_score(a, c)) < 1e-10
 
 
 def test_mutual_info_edge_cases(rng):
     a = rng.integers(0, 4, 500)
     # a single class on either side: 0 (scikit-learn returns 0 too)
-    assert cpu.mutual_info_from_counts(_table(a, np.zeros(500, dtype=int))) == 0.0
+    assert ent.mutual_info_from_counts(_table(a, np.zeros(500, dtype=int))) == 0.0
     assert mutual_info_score(a, np.zeros(500, dtype=int)) == 0.0
     # unused classes (empty rows / columns) change nothing
     t = _table(a, a % 3)
     padded = np.zeros((9, 6), dtype=np.int64)
     padded[:4, :3] = t
-    assert cpu.mutual_info_from_counts(padded) == cpu.mutual_info_from_counts(t)
+    assert ent.mutual_info_from_counts(padded) == ent.mutual_info_from_counts(t)
     # a variable with itself: its entropy
     p = np.bincount(a) / a.size
-    assert abs(cpu.mutual_info_from_counts(np.diag(np.bincount(a))) + np.sum(p * np.log(p))) < 1e-12
+    assert abs(ent.mutual_info_from_counts(np.diag(np.bincount(a))) + np.sum(p * np.log(p))) < 1e-12
 
 
 def test_entropy_from_counts(rng):
     y = rng.integers(0, 6, 1000)
     counts = np.bincount(y, minlength=9)  # three unused classes: 0 log 0 = 0
     p = counts[counts > 0] / y.size
-    assert abs(cpu.entropy_from_counts(counts) - mutual_info_score(y, y)) < 1e-10
-    assert abs(cpu.entropy_from_counts(counts) + np.sum(p * np.log(p))) < 1e-12
-    assert cpu.entropy_from_counts(np.array([0, 17, 0])) == 0.0
+    assert abs(ent.entropy_from_counts(counts) - mutual_info_score(y, y)) < 1e-10
+    assert abs(ent.entropy_from_counts(counts) + np.sum(p * np.log(p))) < 1e-12
+    assert ent.entropy_from_counts(np.array([0, 17, 0])) == 0.0
 
 
 def test_joint_entropy_from_counts(rng):
@@ -202,11 +209,11 @@ def test_joint_entropy_from_counts(rng):
     b = rng.integers(0, 5, 800)
     t = _table(a, b)
     p = t[t > 0] / 800
-    assert abs(cpu.joint_entropy_from_counts(t) + np.sum(p * np.log(p))) < 1e-12
+    assert abs(ent.joint_entropy_from_counts(t) + np.sum(p * np.log(p))) < 1e-12
     # H(a, b) = H(a) + H(b) - I(a; b)
     ha = mutual_info_score(a, a)
     hb = mutual_info_score(b, b)
-    assert abs(cpu.joint_entropy_from_counts(t) - (ha + hb - mutual_info_score(a, b))) < 1e-10
+    assert abs(ent.joint_entropy_from_counts(t) - (ha + hb - mutual_info_score(a, b))) < 1e-10
 
 
 # ----------------------------------------------------------------------------- torch mirror
@@ -252,7 +259,7 @@ def test_mutual_info_matrix_equals_sklearn_per_table(rng):
     y[:, 1] = np.where(y[:, 1] == 5, 0, y[:, 1])  # an unused class
     codes[:, 0] = (codes[:, 0] + y[:, 1]) % 20  # dependent pair
     counts = _loop_counts(codes, y, 12, 20)
-    got = cpu.mutual_info_matrix(counts)
+    got = ent.mutual_info_matrix(counts)
     assert got.shape == (3, 2)
     for l in range(3):
         for k in range(2):

@@ -12,7 +12,7 @@ import pytest
 
 from fastdci.errors import InvalidInputError
 from fastdci.io import LatentsWriter, open_latents
-from fastdci.metrics._factor_index import FactorIndex
+from fastdci.metrics.interventions.factor_index import FactorIndex
 
 SIZES = (3, 4, 5, 4, 4)
 
@@ -168,19 +168,21 @@ def test_factor_without_usable_groups_is_not_drawn():
         lonely.draw_factors(3, np.random.default_rng(0))
 
 
-def test_cached_on_a_reader(tmp_path, grid):
+def test_built_once_per_source(tmp_path, grid):
+    from fastdci.io.source import LatentsSource
+
     path = tmp_path / "grid.h5"
     rng = np.random.default_rng(0)
     with LatentsWriter(path, latent_dim=2, factor_names=[f"f{k}" for k in range(5)], factor_sizes=SIZES,
                        with_logvar=False, chunk_rows=100) as w:
         w.append(rng.normal(size=(len(grid), 2)).astype(np.float32), classes=grid)
-    with open_latents(path) as reader:
-        a = FactorIndex.cached(reader)
-        assert FactorIndex.cached(reader) is a
+    with LatentsSource(path) as source:
+        a = source.factor_index()
+        assert source.factor_index() is a
         np.testing.assert_array_equal(a.factors, grid)
         assert a.factor_sizes == SIZES
-    with open_latents(path) as reader:
-        assert FactorIndex.cached(reader) is not a
+    with LatentsSource(path) as source:
+        assert source.factor_index() is not a
 
 
 def test_large_factor_space_uses_present_combinations():

@@ -22,14 +22,15 @@ import pytest
 import fastdci
 from fastdci.errors import FastDCIError, InvalidInputError, MissingDependencyError
 from fastdci.io import LatentsWriter, open_latents
-from fastdci.metrics import interventions as iv
-from fastdci.metrics._factor_index import FactorIndex
+from fastdci.io.source import LatentsSource
+from fastdci.metrics.interventions.beta_vae import _beta_vae_finalize, _beta_vae_stats
+from fastdci.metrics.interventions.factor_index import FactorIndex
 
 SIZES = (3, 4, 5, 4, 4)
 NAMES = ("shape", "scale", "orientation", "posX", "posY")
 K = len(SIZES)
 # small runs keep the tests fast; the binomial tolerances below account for their noise
-SMALL = dict(batch_size=32, num_train=2000, num_eval=2000)
+SMALL = dict(batch_size=32, n_train=2000, n_eval=2000)
 Z = 4.5  # standard errors allowed between two independent estimates of one accuracy
 
 
@@ -180,7 +181,8 @@ def test_copy_code_scores_one(grid, codes):
 
 def test_z_max_on_copy_code_with_collapsed_latents(grid, codes):
     res = fastdci.z_max_variance(codes["collapsed"], grid, **SMALL)
-    assert res.scores() == {"eval_accuracy": 1.0, "train_accuracy": 1.0, "num_active_dims": 5.0}
+    assert res.scores() == {"eval_accuracy": 1.0, "train_accuracy": 1.0}
+    assert res.counts()["num_active_dims"] == 5
     assert res.active.tolist() == [True] * 5 + [False] * 3
     assert res.classifier[:K].tolist() == list(range(K))
     assert res.skipped_combinations == {n: 0 for n in res.factor_names}
@@ -192,7 +194,7 @@ def test_z_max_on_copy_code_with_collapsed_latents(grid, codes):
 def test_pure_noise_scores_chance(grid, codes, metric):
     kw = dict(SMALL, backend="cpu") if metric == "beta_vae_score" else SMALL
     res = getattr(fastdci, metric)(codes["noise"], grid, **kw)
-    se = math.sqrt(0.2 * 0.8 / SMALL["num_eval"])
+    se = math.sqrt(0.2 * 0.8 / SMALL["n_eval"])
     assert abs(res.eval_accuracy - 1 / K) <= Z * se, res.scores()
 
 
@@ -207,18 +209,19 @@ def test_rotation_drops_scores_far_below_one(grid, codes):
 def test_collapsed_representation_scores_zero_like_disentanglement_lib(grid):
     const = np.ones((len(grid), 3))
     res = fastdci.factor_vae_score(const, grid, **SMALL)
-    assert res.scores() == {"eval_accuracy": 0.0, "train_accuracy": 0.0, "num_active_dims": 0.0}
+    assert res.scores() == {"eval_accuracy": 0.0, "train_accuracy": 0.0}
+    assert res.counts()["num_active_dims"] == 0
     assert res.train_votes.sum() == 0
 
 
 def test_irs_known_answers(grid, codes):
     exact = np.concatenate([codes["exact"], np.full((len(grid), 1), 2.0)], 1)
-    res = fastdci.irs(exact, grid, num_train=None, factor_names=NAMES)
+    res = fastdci.irs(exact, grid, n_train=None, factor_names=NAMES)
     assert res.irs == pytest.approx(1.0, abs=1e-12)
     assert res.num_active_dims == K and not res.active[-1]
     assert res.parents[:K].tolist() == list(range(K)) and res.parents[-1] == -1
     assert np.isnan(res.irs_matrix[-1]).all()
-    assert res.scores() == {"irs": pytest.approx(1.0), "num_active_dims": 5.0}
+    assert res.scores() == {"irs": pytest.approx(1.0)} and res.counts()["num_active_dims"] == 5
 
 
 # ============================================================================ against the references
@@ -227,20 +230,20 @@ def test_irs_known_answers(grid, codes):
 @pytest.mark.parametrize("code", ["rotated", "copy"])
 def test_factor_vae_matches_reference_loop(grid, codes, code):
     lat = codes[code]
-    ours = fastdci.factor_vae_score(lat, grid, num_variance_estimate=2000, random_state=1, **SMALL)
+    ours = fastdci.factor_vae_score(lat, grid, n_variance_rows=2000, random_state=1, **SMALL)
     ref = ref_variance_metric(GridData(SIZES, lat), np.random.RandomState(0), SMALL["batch_size"],
-                              SMALL["num_train"], SMALL["num_eval"], 2000, 0.05, "min")
-    n = SMALL["num_eval"]
+                              SMALL["n_train"], SMALL["n_eval"], 2000, 0.05, "min")
+    n = SMALL["n_eval"]
     assert abs(ours.eval_accuracy - ref[1]) <= binomial_tolerance(ours.eval_accuracy, n, ref[1], n)
     assert abs(ours.train_accuracy - ref[0]) <= binomial_tolerance(ours.train_accuracy, n, ref[0], n)
 
 
 def test_z_max_matches_reference_loop(grid, codes):
     lat = codes["rotated"]
-    ours = fastdci.z_max_variance(lat, grid, num_variance_estimate=2000, random_state=1, **SMALL)
+    ours = fastdci.z_max_variance(lat, grid, n_variance_rows=2000, random_state=1, **SMALL)
     ref = ref_variance_metric(GridData(SIZES, lat), np.random.RandomState(0), SMALL["batch_size"],
-                              SMALL["num_train"], SMALL["num_eval"], 2000, 0.05, "max")
-    n = SMALL["num_eval"]
+                              SMALL["n_train"], SMALL["n_eval"], 2000, 0.05, "max")
+    n = SMALL["n_eval"]
     assert abs(ours.eval_accuracy - ref[1]) <= binomial_tolerance(ours.eval_accuracy, n, ref[1], n)
     assert abs(ours.train_accuracy - ref[0]) <= binomial_tolerance(ours.train_accuracy, n, ref[0], n)
 
@@ -250,8 +253,8 @@ def test_beta_vae_matches_reference_loop(grid, codes):
     lat = codes["rotated"]
     ours = fastdci.beta_vae_score(lat, grid, random_state=1, backend="cpu", **SMALL)
     ref = ref_beta_vae(GridData(SIZES, lat), np.random.RandomState(0), SMALL["batch_size"],
-                       SMALL["num_train"], SMALL["num_eval"])
-    n = SMALL["num_eval"]
+                       SMALL["n_train"], SMALL["n_eval"])
+    n = SMALL["n_eval"]
     assert 0.3 < ref[1] < 0.9  # an informative, imperfect code: the comparison can fail
     assert abs(ours.eval_accuracy - ref[1]) <= binomial_tolerance(ours.eval_accuracy, n, ref[1], n)
     assert abs(ours.train_accuracy - ref[0]) <= binomial_tolerance(ours.train_accuracy, n, ref[0], n)
@@ -260,20 +263,19 @@ def test_beta_vae_matches_reference_loop(grid, codes):
 def test_beta_vae_classifier_matches_scikit_learn(grid, codes):
     from sklearn.linear_model import LogisticRegression
 
-    with iv._open_source(codes["rotated"], grid, None, None, "test") as source:
-        stats = iv._beta_vae_stats(source, np.random.default_rng(5), **SMALL)
-    prov = dict(factor_names=NAMES, rows_per_value=(), skipped_values={}, n_rows=len(grid))
-    ours = iv._beta_vae_finalize(stats, C=1.0, device="cpu", **SMALL, **prov)
+    with LatentsSource(codes["rotated"], grid) as source:
+        stats = _beta_vae_stats(source, backend="cpu", random_state=np.random.default_rng(5), **SMALL)
+    ours = _beta_vae_finalize(stats, C=1.0)
     model = LogisticRegression(C=1.0, max_iter=10000, tol=1e-10).fit(stats["train_points"], stats["train_labels"])
     train = np.mean(model.predict(stats["train_points"]) == stats["train_labels"])
     evals = np.mean(model.predict(stats["eval_points"]) == stats["eval_labels"])
     # the same convex objective: at most a couple of points on the decision boundary differ
-    assert abs(ours.train_accuracy - train) <= 2 / SMALL["num_train"]
-    assert abs(ours.eval_accuracy - evals) <= 2 / SMALL["num_eval"]
-    assert ours.train_label_counts.sum() == SMALL["num_train"]
+    assert abs(ours.train_accuracy - train) <= 2 / SMALL["n_train"]
+    assert abs(ours.eval_accuracy - evals) <= 2 / SMALL["n_eval"]
+    assert ours.train_label_counts.sum() == SMALL["n_train"]
     # the features are the batch means of |z1 - z2|: positive, and the fixed factor's
     # direction differs less, so they are not constant
-    assert stats["train_points"].shape == (SMALL["num_train"], 8)
+    assert stats["train_points"].shape == (SMALL["n_train"], 8)
     assert np.all(stats["train_points"] > 0)
 
 
@@ -284,7 +286,7 @@ def test_irs_matches_reference_exactly(grid, codes, num_bins):
     lat = codes["rotated"].astype(np.float64)[rows]
     lat[:, 2] = 0.5  # a constant latent, dropped
     f = grid[rows]
-    ours = fastdci.irs(lat, f, num_train=None, num_bins=num_bins)
+    ours = fastdci.irs(lat, f, n_train=None, n_bins=num_bins)
     # num_bins=None keeps the classes: as many bins as it takes to separate them
     ref, matrix = ref_irs(f, lat, 0.99, num_bins if num_bins is not None else 1000)
     assert ours.irs == pytest.approx(ref, rel=1e-12, abs=1e-12)
@@ -294,11 +296,11 @@ def test_irs_matches_reference_exactly(grid, codes, num_bins):
 
 def test_irs_samples_rows_uniformly(grid, codes):
     # IRS over num_train draws is IRS of the drawn rows
-    res = fastdci.irs(codes["rotated"], grid, num_train=3000, random_state=3)
+    res = fastdci.irs(codes["rotated"], grid, n_train=3000, random_state=3)
     rows = FactorIndex(grid).sample_rows(3000, np.random.default_rng(3))
     ref, _ = ref_irs(grid[rows], codes["rotated"].astype(np.float64)[rows])
     assert res.irs == pytest.approx(ref, rel=1e-12)
-    assert res.num_train == 3000
+    assert res.n_train == 3000
 
 
 # ============================================================================ reproducibility, files
@@ -315,7 +317,7 @@ def _same(a, b):
 @pytest.mark.parametrize("metric", ["beta_vae_score", "factor_vae_score", "z_max_variance", "irs"])
 def test_same_seed_same_result_from_arrays_and_files(tmp_path, grid, codes, metric):
     fn = getattr(fastdci, metric)
-    kw = {"num_train": 500} if metric == "irs" else dict(batch_size=16, num_train=300, num_eval=200)
+    kw = {"n_train": 500} if metric == "irs" else dict(batch_size=16, n_train=300, n_eval=200)
     if metric == "beta_vae_score":
         kw["backend"] = "cpu"
     lat = codes["rotated"]
@@ -327,27 +329,30 @@ def test_same_seed_same_result_from_arrays_and_files(tmp_path, grid, codes, metr
     # the same rows in files chunked differently: the same result, path or open reader
     p1 = write_file(tmp_path / "a.h5", lat, grid, chunk_rows=7)
     p2 = write_file(tmp_path / "b.h5", lat, grid, chunk_rows=500)
-    _same(a, fn(p1, random_state=11, **kw))
+    with LatentsSource(p1) as source:
+        _same(a, fn(source, random_state=11, **kw))
     with open_latents(p2) as reader:
-        _same(a, fn(reader, random_state=11, **kw))
+        _same(a, fn(LatentsSource(reader), random_state=11, **kw))
+    with pytest.raises(InvalidInputError, match="not a file.*fastdci.evaluate"):
+        fn(p1, random_state=11, **kw)
 
 
 def test_torch_inputs_give_the_numpy_result(grid, codes):
     import torch
 
-    kw = dict(batch_size=16, num_train=300, num_eval=200, random_state=2)
+    kw = dict(batch_size=16, n_train=300, n_eval=200, random_state=2)
     a = fastdci.factor_vae_score(codes["rotated"], grid, **kw)
     b = fastdci.factor_vae_score(torch.from_numpy(codes["rotated"]), torch.from_numpy(grid), **kw)
     _same(a, b)
 
 
-def test_reader_index_is_built_once(tmp_path, grid, codes):
+def test_source_index_is_built_once(tmp_path, grid, codes):
     path = write_file(tmp_path / "g.h5", codes["copy"], grid, chunk_rows=100)
-    with open_latents(path) as reader:
-        fastdci.factor_vae_score(reader, batch_size=8, num_train=50, num_eval=50)
-        index = FactorIndex.cached(reader)
-        fastdci.z_max_variance(reader, batch_size=8, num_train=50, num_eval=50)
-        assert FactorIndex.cached(reader) is index
+    with LatentsSource(path) as source:
+        fastdci.factor_vae_score(source, batch_size=8, n_train=50, n_eval=50)
+        index = source.factor_index()
+        fastdci.z_max_variance(source, batch_size=8, n_train=50, n_eval=50)
+        assert source.factor_index() is index
 
 
 def test_result_provenance_on_full_grid(grid, codes):
@@ -359,7 +364,7 @@ def test_result_provenance_on_full_grid(grid, codes):
         np.testing.assert_array_equal(res.rows_per_value[k], np.full(s, len(grid) // s))
     d = res.to_dict()
     assert d["metric"] == "factor_vae" and d["scores"]["eval_accuracy"] == 1.0
-    assert d["num_variance_estimate"] == 10000
+    assert d["n_variance_rows"] == 10000
 
 
 def test_subset_of_the_grid_skips_thin_values_with_a_warning(grid, codes):
@@ -398,15 +403,15 @@ def test_errors_name_the_problem_and_the_fix(tmp_path, grid, codes):
         fastdci.factor_vae_score(lat)
     path = write_file(tmp_path / "e.h5", lat, grid, chunk_rows=100)
     with pytest.raises(InvalidInputError, match="file already holds the factor classes"):
-        fastdci.beta_vae_score(path, grid)
+        LatentsSource(path, grid)
     with pytest.raises(InvalidInputError, match=r"disagree with the file's \[3, 4, 5, 4, 4\]"):
-        fastdci.irs(path, factor_sizes=(3, 4, 5, 4, 5))
-    with pytest.raises(InvalidInputError, match="batch_size must be an integer >= 2; got 1"):
+        LatentsSource(path, factor_sizes=(3, 4, 5, 4, 5))
+    with pytest.raises(InvalidInputError, match="option batch_size must be an integer >= 2; got 1"):
         fastdci.factor_vae_score(lat, grid, batch_size=1)
-    with pytest.raises(InvalidInputError, match="num_train must be an integer >= 1"):
-        fastdci.beta_vae_score(lat, grid, num_train=0)
-    with pytest.raises(InvalidInputError, match="num_variance_estimate must be an integer >= 2 or None"):
-        fastdci.z_max_variance(lat, grid, num_variance_estimate=1.5)
+    with pytest.raises(InvalidInputError, match="option n_train must be an integer >= 1"):
+        fastdci.beta_vae_score(lat, grid, n_train=0)
+    with pytest.raises(InvalidInputError, match="option n_variance_rows must be an integer >= 2"):
+        fastdci.z_max_variance(lat, grid, n_variance_rows=1.5)
     with pytest.raises(InvalidInputError, match="threshold must be >= 0.0"):
         fastdci.factor_vae_score(lat, grid, threshold=-1)
     with pytest.raises(InvalidInputError, match="C must be > 0.0"):
@@ -440,5 +445,5 @@ def test_beta_vae_on_cuda_matches_cpu(grid, codes):
     kw = dict(SMALL, random_state=3)
     cpu = fastdci.beta_vae_score(codes["rotated"], grid, backend="cpu", **kw)
     gpu = fastdci.beta_vae_score(codes["rotated"], grid, backend="cuda", **kw)
-    assert abs(cpu.eval_accuracy - gpu.eval_accuracy) <= 2 / SMALL["num_eval"]
-    assert abs(cpu.train_accuracy - gpu.train_accuracy) <= 2 / SMALL["num_train"]
+    assert abs(cpu.eval_accuracy - gpu.eval_accuracy) <= 2 / SMALL["n_eval"]
+    assert abs(cpu.train_accuracy - gpu.train_accuracy) <= 2 / SMALL["n_train"]

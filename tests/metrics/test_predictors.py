@@ -16,12 +16,14 @@ from fastdci.metrics.predictors import (
     DCIResult,
     ExplicitnessResult,
     SAPResult,
-    _dci_finalize,
-    _sap_finalize,
+    DCIStats,
+    SAPStats,
     completeness_per_factor,
     disentanglement_per_latent,
     roc_auc_per_class,
 )
+from fastdci.metrics.predictors.dci import _dci_finalize
+from fastdci.metrics.predictors.sap import _sap_finalize
 
 torch = pytest.importorskip("torch")
 SCENARIOS = ("aligned", "mixed", "nonlinear")
@@ -83,7 +85,7 @@ def importance(request, rng):
 
 def test_dc_matches_numpy_loops(importance):
     D, C, d_per, c_per = _dlib_dc(importance)
-    res = _dci_finalize(importance)
+    res = _dci_finalize(DCIStats(importance))
     assert abs(res.disentanglement - D) <= 1e-12
     assert abs(res.completeness - C) <= 1e-12
     np.testing.assert_allclose(res.disentanglement_per_latent, d_per, rtol=0, atol=1e-12)
@@ -98,20 +100,20 @@ def test_dc_known_answers():
     # one latent per factor, extra latents dead: perfectly disentangled and complete
     R = np.zeros((5, 3))
     R[0, 0], R[1, 1], R[2, 2] = 0.3, 0.5, 0.2
-    res = _dci_finalize(R)
+    res = _dci_finalize(DCIStats(R))
     assert res.disentanglement == pytest.approx(1.0, abs=1e-8)
     assert res.completeness == pytest.approx(1.0, abs=1e-8)
     # uniform: nothing is disentangled or complete
-    res = _dci_finalize(np.ones((4, 4)))
+    res = _dci_finalize(DCIStats(np.ones((4, 4))))
     assert res.disentanglement == pytest.approx(0.0, abs=1e-12)
     assert res.completeness == pytest.approx(0.0, abs=1e-12)
 
 
 def test_dc_single_factor_or_latent_is_not_nan():
-    res = _dci_finalize(np.array([[0.2], [0.8]]))
+    res = _dci_finalize(DCIStats(np.array([[0.2], [0.8]])))
     np.testing.assert_array_equal(res.disentanglement_per_latent, [1.0, 1.0])
     assert res.disentanglement == 1.0
-    res = _dci_finalize(np.array([[0.2, 0.8]]))
+    res = _dci_finalize(DCIStats(np.array([[0.2, 0.8]])))
     assert res.completeness == 1.0
 
 
@@ -119,7 +121,7 @@ def test_dc_single_factor_or_latent_is_not_nan():
 def test_dc_equal_disentanglement_lib(reference, scenario):
     data, _ = reference
     ref = data["scenarios"][scenario]["dci"]
-    res = _dci_finalize(np.array(ref["importance_matrix"]))
+    res = _dci_finalize(DCIStats(np.array(ref["importance_matrix"])))
     assert abs(res.disentanglement - ref["scores"]["disentanglement"]) <= 1e-12
     assert abs(res.completeness - ref["scores"]["completeness"]) <= 1e-12
     np.testing.assert_allclose(
@@ -129,16 +131,16 @@ def test_dc_equal_disentanglement_lib(reference, scenario):
         res.completeness_per_factor, ref["completeness_per_factor"], rtol=0, atol=1e-12
     )
     legacy = ref["legacy_sklearn_importance_variant"]
-    res = _dci_finalize(np.array(legacy["importance_matrix"]))
+    res = _dci_finalize(DCIStats(np.array(legacy["importance_matrix"])))
     assert abs(res.disentanglement - legacy["disentanglement"]) <= 1e-12
     assert abs(res.completeness - legacy["completeness"]) <= 1e-12
 
 
 def test_importance_errors():
     with pytest.raises(InvalidInputError, match="non-negative"):
-        _dci_finalize(np.array([[0.5, -0.1], [0.2, 0.3]]))
+        _dci_finalize(DCIStats(np.array([[0.5, -0.1], [0.2, 0.3]])))
     with pytest.raises(InvalidInputError, match="2-D"):
-        _dci_finalize(np.ones(3))
+        _dci_finalize(DCIStats(np.ones(3)))
 
 
 # ----------------------------------------------------------------------------- DCI end to end
@@ -226,7 +228,7 @@ def test_dci_errors(rng):
         fastdci.dci(lat, fac, lat, regressor="logistic")
     with pytest.raises(InvalidInputError, match="regressor must be"):
         fastdci.dci(lat, fac, regressor="forest")
-    with pytest.raises(InvalidInputError, match="set them on the instance"):
+    with pytest.raises(InvalidInputError, match="set it on the instance"):
         from fastdci.regressors import MultinomialLogistic
 
         fastdci.dci(lat, fac, regressor=MultinomialLogistic(), C=2.0)
@@ -336,11 +338,11 @@ def test_sap_continuous_matches_np_cov_loop(rng):
 
 
 def test_sap_finalize_and_errors(rng):
-    res = _sap_finalize(np.array([[0.9, 0.1], [0.5, 0.4], [0.2, 0.3]]))
+    res = _sap_finalize(SAPStats(np.array([[0.9, 0.1], [0.5, 0.4], [0.2, 0.3]])))
     np.testing.assert_allclose(res.gap_per_factor, [0.4, 0.1])
     assert res.sap == pytest.approx(0.25)
     with pytest.raises(InvalidInputError, match="second-best latent"):
-        _sap_finalize(np.ones((1, 3)))
+        _sap_finalize(SAPStats(np.ones((1, 3))))
     lat = rng.normal(size=(100, 3))
     fac = rng.integers(0, 3, size=(100, 2))
     fac[:, 1] = 2

@@ -29,12 +29,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import InvalidInputError
+from ...errors import InvalidInputError
 
 __all__ = ["FactorIndex", "Grouping"]
-
-_CACHE_ATTR = "_fastdci_factor_index"
-
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Grouping:
@@ -153,21 +150,6 @@ class FactorIndex:
         self._counts = tuple(np.bincount(f[:, k], minlength=s).astype(np.int64) for k, s in enumerate(sizes))
 
     # -- construction from a file ----------------------------------------------------------
-    @classmethod
-    def cached(cls, reader: Any) -> "FactorIndex":
-        """The index of a :class:`fastdci.io.LatentsReader`'s classes, built once per reader.
-
-        The first call reads ``/factors/classes`` and attaches the index to the reader; later
-        calls (other metrics on the same open file) reuse it.
-        """
-        index = getattr(reader, _CACHE_ATTR, None)
-        if isinstance(index, cls) and index.n_rows == reader.n_rows:
-            return index
-        classes = reader.read(fields=["classes"]).classes
-        index = cls(classes, reader.factor_sizes)
-        setattr(reader, _CACHE_ATTR, index)
-        return index
-
     # -- provenance ------------------------------------------------------------------------
     def rows_per_value(self) -> tuple[np.ndarray, ...]:
         """Rows backing each value: K arrays, array k of shape (factor_sizes[k],) int64."""

@@ -1,0 +1,21 @@
+"""Predictor-based metrics: DCI, SAP and explicitness, as google-research/disentanglement_lib
+computes them, from batched regressors fitted on every training row."""
+
+from .dci import DCIResult, DCIStats, completeness_per_factor, dci, disentanglement_per_latent
+from .explicitness import ExplicitnessResult, ExplicitnessStats, explicitness, roc_auc_per_class
+from .sap import SAPResult, SAPStats, sap
+
+__all__ = [
+    "DCIResult",
+    "DCIStats",
+    "ExplicitnessResult",
+    "ExplicitnessStats",
+    "SAPResult",
+    "SAPStats",
+    "completeness_per_factor",
+    "dci",
+    "disentanglement_per_latent",
+    "explicitness",
+    "roc_auc_per_class",
+    "sap",
+]
