@@ -6,10 +6,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .backend import array_namespace, common_namespace, to_numpy
+from .backend import array_namespace, count_nonfinite, dtype_kind, to_numpy
 from .errors import InvalidDTypeError, InvalidInputError
 
-__all__ = ["check_latents", "check_factors", "check_pair", "check_factor_sizes"]
+__all__ = ["check_latents", "check_factors", "check_factor_sizes"]
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -24,22 +24,6 @@ def _as_array(x: Any, name: str):
         except Exception as exc:  # pragma: no cover - exotic inputs
             raise InvalidInputError(f"{name} could not be converted to an array: {exc}") from exc
     return x
-
-
-def _dtype_kind(x: Any) -> str:
-    """'f' float, 'i' signed, 'u' unsigned, 'b' bool, or numpy's kind for others."""
-    ns = array_namespace(x)
-    if ns == "torch":
-        import torch
-
-        if x.dtype.is_floating_point:
-            return "f"
-        if x.dtype == torch.bool:
-            return "b"
-        if x.dtype.is_complex:
-            return "c"
-        return "u" if x.dtype == torch.uint8 else "i"
-    return np.dtype(x.dtype).kind
 
 
 def check_latents(latents: Any, name: str = "latents", *, min_rows: int = 2, check_finite: bool = True):
@@ -63,7 +47,7 @@ def check_latents(latents: Any, name: str = "latents", *, min_rows: int = 2, che
             "Reshape it to 2-D, one row per data point."
         )
     n, l = shape
-    kind = _dtype_kind(latents)
+    kind = dtype_kind(latents)
     if kind not in "fiu":
         raise InvalidDTypeError(
             f"{name} must hold real numbers (float32 or float64); got dtype {latents.dtype}. "
@@ -80,15 +64,7 @@ def check_latents(latents: Any, name: str = "latents", *, min_rows: int = 2, che
     if l < 1:
         raise InvalidInputError(f"{name} needs at least one latent dimension; got shape {shape}.")
     if kind == "f" and check_finite:
-        ns = array_namespace(latents)
-        if ns == "torch":
-            import torch
-
-            bad = int((~torch.isfinite(latents)).sum().item())
-        else:
-            xp_arr = latents if ns == "numpy" else latents
-            mod = np if ns == "numpy" else __import__("cupy")
-            bad = int((~mod.isfinite(xp_arr)).sum())
+        bad = count_nonfinite(latents)
         if bad:
             host = to_numpy(latents)
             rows, cols = np.nonzero(~np.isfinite(host))
@@ -194,13 +170,3 @@ def check_factors(
                     "Drop that column or evaluate on rows where it varies."
                 )
     return arr
-
-
-def check_pair(latents: Any, factors: Any, *, min_classes: int = 1, factor_sizes=None):
-    """Check latents and factors together (same backend, same number of rows)."""
-    common_namespace(latents, factors)
-    latents = check_latents(latents)
-    factors = check_factors(
-        factors, n_rows=_shape(latents)[0], min_classes=min_classes, factor_sizes=factor_sizes
-    )
-    return latents, factors

@@ -13,7 +13,6 @@ CUDA; :func:`kernel` imports the module only when the kernel is first asked for.
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import Any, Callable, Literal
 
 import numpy as np
@@ -28,8 +27,10 @@ __all__ = [
     "KERNELS",
     "array_namespace",
     "common_namespace",
+    "count_nonfinite",
     "cuda_available",
     "device_of",
+    "dtype_kind",
     "float_dtype",
     "kernel",
     "resolve_device",
@@ -109,6 +110,33 @@ def float_dtype(x: Any) -> np.dtype:
     return np.dtype(np.float32) if dt.kind == "f" else np.dtype(np.float64)
 
 
+def dtype_kind(x: Any) -> str:
+    """NumPy's dtype kind of any supported array: 'f' float, 'i' signed, 'u' unsigned, 'b' bool."""
+    if is_torch_array(x):
+        import torch
+
+        if x.dtype.is_floating_point:
+            return "f"
+        if x.dtype == torch.bool:
+            return "b"
+        if x.dtype.is_complex:
+            return "c"
+        return "u" if x.dtype == torch.uint8 else "i"
+    return np.dtype(x.dtype).kind
+
+
+def count_nonfinite(x: Any) -> int:
+    """How many entries of a float array are NaN or +-inf, counted where the array lives."""
+    xp = _compat_namespace(x)
+    return int(xp.sum(~xp.isfinite(x)))
+
+
+def _compat_namespace(x: Any):
+    from array_api_compat import array_namespace as compat_namespace
+
+    return compat_namespace(x)
+
+
 def cuda_available() -> bool:
     """True when torch is installed and sees a CUDA device (imports torch on first call)."""
     try:
@@ -162,12 +190,8 @@ def to_torch(x: Any, device: str | None = None, dtype=None):
     elif is_cupy_array(x):
         t = torch.from_dlpack(x)
     else:
-        t = torch.from_numpy(np.asarray(x))
+        a = np.asarray(x)
+        t = torch.from_numpy(a if a.flags.c_contiguous else np.ascontiguousarray(a))
     if device is not None or dtype is not None:
         t = t.to(device=device if device is not None else t.device, dtype=dtype)
     return t
-
-
-def loaded_heavy_modules() -> list[str]:
-    """Which heavy optional modules (torch, numba, cupy, dask) are already imported."""
-    return [m for m in ("torch", "numba", "cupy", "dask") if m in sys.modules]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fastdci._validation import check_factors, check_latents, check_pair
+from fastdci._validation import check_factors, check_latents
+from fastdci.io.source import LatentsSource
 from fastdci.errors import BackendMismatchError, InvalidDTypeError, InvalidInputError
 
 
@@ -60,10 +61,10 @@ def test_factor_errors(f, kw, exc, pattern):
 
 def test_pair_transposed_factors_hint():
     with pytest.raises(InvalidInputError, match="looks transposed: pass factors.T"):
-        check_pair(np.zeros((5, 2)), np.zeros((3, 5), int))
+        LatentsSource(np.zeros((5, 2)), np.zeros((3, 5), int))
 
 
 def test_pair_mixed_backends():
     torch = pytest.importorskip("torch")
     with pytest.raises(BackendMismatchError, match="different libraries"):
-        check_pair(torch.zeros(4, 2), np.zeros((4, 1), int))
+        LatentsSource(torch.zeros(4, 2), np.zeros((4, 1), int))

@@ -286,7 +286,7 @@ def _joint_counts_rows(x, y, edges, lo, scale, n_classes, uniform, r0, r1):
     # least every _FLUSH_ROWS rows: the L x B slab of one (factor, class) is contiguous, so a
     # row touches K small regions of a table that stays in cache. Rows go in blocks of
     # _BLOCK: first every code and slab offset of the block, then the increments (two tight
-    # loops measured 1.5x faster than one loop doing both).
+    # loops, which vectorise better than one loop doing both).
     L = x.shape[1]
     K = y.shape[1]
     B = edges.shape[1] - 1
@@ -294,7 +294,7 @@ def _joint_counts_rows(x, y, edges, lo, scale, n_classes, uniform, r0, r1):
     size = K * n_classes * slab
     out = np.zeros(size, dtype=np.int64)
     h = np.zeros(size, dtype=np.int32)
-    # unsigned indices spare Numba's negative-index wraparound check (measured ~15%)
+    # unsigned indices spare Numba's negative-index wraparound check
     codes = np.empty((_BLOCK, L), dtype=np.uintp)
     bases = np.empty((_BLOCK, K), dtype=np.uintp)
     pending = 0

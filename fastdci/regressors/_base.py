@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .._validation import check_factors, check_latents
-from ..backend import array_namespace, resolve_device, to_numpy
+from ..backend import array_namespace, device_of, resolve_device, to_numpy, to_torch
 from ..errors import InvalidInputError
 
 __all__ = [
@@ -51,10 +51,8 @@ def check_device(device: str, X: Any = None) -> torch.device:
     ):
         raise InvalidInputError(f"device must be 'auto', 'cpu' or 'cuda'; got {device!r}.")
     d = device.lower()
-    if d == "auto" and X is not None and array_namespace(X) == "torch" and X.device.type == "cuda":
-        return X.device
-    if d == "auto" and X is not None and array_namespace(X) == "cupy":
-        return torch.device("cuda", X.device.id)
+    if d == "auto" and X is not None and device_of(X) == "cuda":
+        return X.device if array_namespace(X) == "torch" else torch.device("cuda", X.device.id)
     kind = resolve_device(d)
     if kind == "cuda":
         return torch.device(d if d.startswith("cuda:") else "cuda")
@@ -63,13 +61,7 @@ def check_device(device: str, X: Any = None) -> torch.device:
 
 def to_device_tensor(x: Any, device: torch.device, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Any supported array (numpy, torch, cupy) as a contiguous torch tensor on ``device``."""
-    ns = array_namespace(x)
-    if ns == "torch":
-        t = x.detach()
-    elif ns == "cupy":
-        t = torch.from_dlpack(x)
-    else:
-        t = torch.from_numpy(np.ascontiguousarray(np.asarray(x)))
+    t = to_torch(x.detach() if array_namespace(x) == "torch" else x)
     return t.to(device=device, dtype=dtype).contiguous()
 
 

@@ -81,8 +81,8 @@ def _uniform_below(rng: np.random.Generator, high: np.ndarray, shape) -> np.ndar
     """Integers uniform in ``[0, high)`` (``high`` broadcast to ``shape``), all in one draw.
 
     A scalar bound uses ``rng.integers``. An array bound uses ``floor(u * high)`` with ``u``
-    uniform on the 2**53 doubles of [0, 1): the bias is below ``high / 2**53``, and it is
-    several times faster than ``rng.integers`` with an array bound.
+    uniform on the 2**53 doubles of [0, 1): the bias is below ``high / 2**53``, in one
+    vectorised draw (``rng.integers`` with an array bound loops per element).
     """
     if np.ndim(high) == 0:
         return rng.integers(0, int(high), size=shape, dtype=np.int64)
