@@ -271,6 +271,17 @@ class LatentsSource:
                 self._cache[key] = (np.sort(perm[n_test:]), np.sort(perm[:n_test]))
         return self._cache[key]
 
+    def train_test(self, test_size: float, random_state: int | None, device: str = "cpu"):
+        """(train latents, train factors, test latents, test factors) of :meth:`split`, gathered
+        once per device (NumPy on the CPU, torch tensors on CUDA) and shared by the predictor
+        metrics."""
+        key = ("train_test", float(test_size), random_state, device)
+        if key not in self._cache:
+            train_idx, test_idx = self.split(test_size, random_state)
+            x_test, y_test = self.test_rows(test_idx, device)
+            self._cache[key] = (self.rows(train_idx, device), self.factors[train_idx], x_test, y_test)
+        return self._cache[key]
+
     def test_rows(self, test_idx: np.ndarray | None, device: str = "cpu"):
         """(latents, factors) of the test rows: held-out data, or rows ``test_idx``."""
         if test_idx is None:

@@ -16,9 +16,7 @@ def train_test(source, *, test_size: float, random_state: Any, device: str = "cp
     The split is the source's (computed once per test size and seed); latents come as NumPy on
     the CPU and as torch tensors on CUDA, factors as int64 NumPy.
     """
-    train_idx, test_idx = source.split(test_size, random_state)
-    x_train, y_train = source.rows(train_idx, device), source.factors[train_idx]
-    x_test, y_test = source.test_rows(test_idx, device)
+    x_train, y_train, x_test, y_test = source.train_test(test_size, random_state, device)
     if min_classes > 1:
         check_factors(y_train, min_classes=min_classes, factor_names=source.factor_names)
     return x_train, y_train, x_test, y_test
