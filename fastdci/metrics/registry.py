@@ -22,7 +22,8 @@ from typing import Any, Callable, Mapping, Sequence
 from ..errors import InvalidInputError
 from ._options import Option, check_options
 
-__all__ = ["FAMILIES", "METRICS", "MetricSpec", "Option", "get", "resolve_metrics"]
+__all__ = ["BINNING", "FAMILIES", "METRICS", "MetricSpec", "Option", "compute", "get", "metric_function",
+           "resolve_metrics", "run_metric"]
 
 FAMILIES = ("information", "predictor", "intervention")
 
@@ -84,7 +85,7 @@ def _n_bins(default: int = 20) -> Option:
 
 _DISCRETIZER = Option("discretizer", "str", "uniform", "uniform: disentanglement_lib's histogram bins; "
                       "quantile: equal-frequency bins", choices=("uniform", "quantile"))
-_INFO = (_n_bins(), _DISCRETIZER)
+_INFO = BINNING = (_n_bins(), _DISCRETIZER)  # the information metrics' statistics options
 _TEST_SIZE = Option("test_size", "float", 0.5, "fraction of the rows held out for testing", low=0.0, high=1.0,
                     low_open=True, high_open=True)
 _GBT, _LOGISTIC, _LINEAR = ("gbt",), ("logistic",), ("logistic", "lasso")

@@ -193,9 +193,10 @@ def information_stats(latents: Any, factors: Any, *, n_bins: int = 20, discretiz
     """
     from ..._validation import check_factors, check_latents
     from ...backend import resolve_device
-    from ..registry import get
+    from .._options import check_options
+    from ..registry import BINNING
 
-    get("mig").check({"n_bins": n_bins, "discretizer": discretizer})
+    check_options("information_stats", BINNING, {"n_bins": n_bins, "discretizer": discretizer})
     common_namespace(latents, factors)
     latents = check_latents(latents, min_rows=1, check_finite=False)
     y = check_factors(factors, n_rows=int(latents.shape[0]))

@@ -82,9 +82,10 @@ class InformationAccumulator:
 
     def update(self, latents: Any, factors: Any) -> "InformationAccumulator":
         """Count one chunk of rows (latents (n, L) float, factors (n, K) int); returns self."""
-        if int(np.shape(latents)[1]) != self.n_latents if len(np.shape(latents)) == 2 else False:
+        shape = tuple(np.shape(latents))
+        if len(shape) == 2 and shape[1] != self.n_latents:
             raise InvalidInputError(
-                f"this chunk has {int(np.shape(latents)[1])} latents but the edges are for {self.n_latents}; "
+                f"this chunk has {shape[1]} latents but the edges are for {self.n_latents}; "
                 "give every chunk the same latent columns."
             )
         part = information_stats(latents, factors, edges=self.edges, n_bins=self.n_bins,
@@ -129,9 +130,9 @@ class InformationAccumulator:
             spec = get(name)
             if spec.family != "information":
                 raise InvalidInputError(f"{name} is not an information metric; choose from {', '.join(METRICS)}.")
-            own = {k: v for k, v in options.items() if k in {o.name for o in spec.options}}
-            if isinstance(metric, str):
-                own = dict(options)
+            # one metric: every option is its own (unknown ones raise); several: each takes its own
+            own = dict(options) if isinstance(metric, str) else {
+                k: v for k, v in options.items() if k in {o.name for o in spec.options}}
             checked = spec.check({"n_bins": self.n_bins, "discretizer": self.discretizer, **own})
             _, final = spec.split_options(checked)
             out[name] = spec.load("finalize")(stats, **final)
