@@ -220,10 +220,11 @@ def evaluate(
     """
     from .backend import resolve_device
     from .io.source import LatentsSource
-    from .metrics.registry import compute
+    from .metrics.registry import check_random_state, compute
 
     names = resolve_metrics(metrics)
     checked = check_metric_options(names, metric_options)
+    random_state = check_random_state(random_state)
     device = resolve_device(backend)
     own = not isinstance(source, LatentsSource)
     if own:

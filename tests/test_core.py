@@ -215,3 +215,65 @@ def test_metrics_command_lists_every_metric_with_its_options():
                                     capture_output=True, text=True).stdout)
     assert [d["name"] for d in doc] == list(METRICS)
     assert {o["name"]: o["default"] for o in doc[0]["options"]}["n_bins"] == 20
+
+
+# ---------------------------------------------------------------------------- above the budget
+
+
+def test_quantile_bins_above_the_budget_equal_in_memory(grid_file):
+    opts = {"mig": {"discretizer": "quantile", "n_bins": 7}}
+    in_memory = evaluate(grid_file, "mig", **opts)
+    streamed = evaluate(grid_file, "mig", memory_budget=0, **opts)
+    assert streamed["mig"] == dataclasses_replace_provenance(in_memory["mig"], streamed["mig"])
+
+
+def dataclasses_replace_provenance(a, b):
+    import dataclasses
+
+    return dataclasses.replace(a, provenance=b.provenance)
+
+
+def test_max_train_reads_only_the_rows_it_keeps(grid_file, monkeypatch):
+    from fastdci.io.source import LatentsSource
+
+    from fastdci.io.reader import LatentsReader
+
+    asked = []
+    original = LatentsReader.read
+
+    def read(reader, rows=None, **kw):
+        asked.append(None if rows is None else len(np.asarray(rows)))
+        return original(reader, rows, **kw)
+
+    monkeypatch.setattr(LatentsReader, "read", read)
+    with LatentsSource(grid_file, memory_budget=0) as source:
+        res = fastdci.dci(source, regressor="logistic", max_train=50, backend="cpu")
+    assert res.n_train == 50
+    assert sorted(asked) == sorted([res.n_test, 50])  # the test rows and the kept training rows
+    latents, factors = _grid_code()
+    assert res == dataclasses_replace_provenance(
+        fastdci.dci(latents, factors, regressor="logistic", max_train=50, backend="cpu"), res)
+
+
+def test_seeds_and_reserved_names_are_checked():
+    latents, factors = _grid_code()
+    with pytest.raises(InvalidInputError, match="random_state must be None, a non-negative int"):
+        fastdci.sap(latents, factors, random_state="a")
+    with pytest.raises(InvalidInputError, match="random_state must be"):
+        evaluate((latents, factors), "mig", random_state=1.5)
+    with pytest.raises(InvalidInputError, match="dci has no option 'test'"):
+        fastdci.dci(latents, factors, test=(latents, factors))
+    res = fastdci.dci(latents, factors, regressor="logistic", max_train=100, backend="cpu",
+                      random_state=np.random.default_rng(0))
+    assert res.n_train == 100 and res.settings["random_state"] == "Generator"
+    with pytest.raises(InvalidInputError, match="factors_test .* has class 9 but its size is 3"):
+        bad = factors.copy()
+        bad[0, 0] = 9
+        fastdci.dci(latents, factors, latents, bad, regressor="logistic", backend="cpu")
+
+
+def test_host_only_metrics_record_the_cpu():
+    latents, factors = _grid_code()
+    res = fastdci.sap(latents, factors, backend="cpu")
+    assert res.provenance["backend"] == "cpu"
+    assert not METRICS["sap"].on_device and METRICS["dci"].on_device

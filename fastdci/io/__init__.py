@@ -2,6 +2,7 @@
 
 from ._format import FORMAT_NAME, FORMAT_VERSION
 from .reader import LatentsChunk, LatentsReader, open_latents
+from .source import LatentsSource
 from .writer import LatentsWriter
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "LatentsChunk", "LatentsReader", "LatentsWriter", "open_latents"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "LatentsChunk", "LatentsReader", "LatentsSource", "LatentsWriter", "open_latents"]

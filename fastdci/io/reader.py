@@ -200,6 +200,11 @@ class LatentsReader:
                        "Write it again.") from exc
 
     # -- reading --------------------------------------------------------------------------
+    def dtype(self, field: str) -> np.dtype:
+        """The stored dtype of ``field`` (``"mean"``, ``"classes"``, ...)."""
+        self._names([field])
+        return np.dtype(self._file[_FIELDS[field]].dtype)
+
     def _names(self, fields: Sequence[str] | None) -> list[str]:
         if fields is None:
             names = ["mean", "classes", "index"]

@@ -35,6 +35,17 @@ def default_memory_budget() -> int:
         return 2 << 30
 
 
+def _torch_dtype(dtype):
+    import torch
+
+    return getattr(torch, np.dtype(dtype).name)
+
+
+def _seed_key(random_state: Any) -> Any:
+    """A cache key for a seed: the int itself, or the identity of a Generator."""
+    return random_state if random_state is None or isinstance(random_state, int) else ("generator", id(random_state))
+
+
 def _names(factor_names, n_factors: int) -> tuple[str, ...]:
     if factor_names is None:
         return tuple(f"factor_{k}" for k in range(n_factors))
@@ -137,12 +148,12 @@ class LatentsSource:
     def _scan(self) -> None:
         """The one pass over the file: validate, min/max, keep rows under the budget."""
         r = self.reader
-        itemsize = np.dtype(r._file["latents/mean"].dtype).itemsize
+        itemsize = r.dtype("mean").itemsize
         dtype = np.dtype(np.float32) if itemsize <= 4 else np.dtype(np.float64)
         keep = self.n_rows * self.n_latents * dtype.itemsize <= self.memory_budget
         latents = np.empty((self.n_rows, self.n_latents), dtype) if keep else None
         # the classes stay in the file's compact integer dtype (always in memory: K small ints a row)
-        factors = np.empty((self.n_rows, len(self.factor_sizes)), r._file["factors/classes"].dtype)
+        factors = np.empty((self.n_rows, len(self.factor_sizes)), r.dtype("classes"))
         mins = maxs = None
         minmax = kernel("minmax", "cpu")
         for chunk in r.iter_chunks(fields=["mean", "classes"]):
@@ -166,7 +177,10 @@ class LatentsSource:
         from .._validation import check_factors, check_latents
 
         latents_test = check_latents(latents_test, "latents_test", min_rows=1)
-        factors_test = check_factors(factors_test, "factors_test", n_rows=int(latents_test.shape[0]))
+        factors_test = check_factors(factors_test, "factors_test", n_rows=int(latents_test.shape[0]),
+                                     factor_sizes=self.factor_sizes if len(factors_test.shape) == 2 and
+                                     factors_test.shape[1] == len(self.factor_sizes) else None,
+                                     factor_names=self.factor_names)
         if int(latents_test.shape[1]) != self.n_latents:
             raise InvalidInputError(
                 f"latents_test has {int(latents_test.shape[1])} latents but latents has {self.n_latents}; both "
@@ -210,17 +224,16 @@ class LatentsSource:
     def rows(self, idx: np.ndarray, device: str = "cpu", dtype=None):
         """Latents of rows ``idx`` on ``device``: NumPy on the CPU, a torch tensor on CUDA."""
         idx = np.asarray(idx, dtype=np.int64)
+        if self.latents is None:  # above the budget: only these rows are read
+            x = np.ascontiguousarray(self.reader.read(idx, fields=["mean"]).mean, dtype=self.dtype)
+            return to_torch(x, device="cuda", dtype=_torch_dtype(dtype or self.dtype)) if device == "cuda" else x
         if device == "cuda":
             return self.on_device(dtype)[to_torch(idx, device="cuda")]
-        if self.latents is None:
-            return np.ascontiguousarray(self.reader.read(idx, fields=["mean"]).mean, dtype=self.dtype)
         return self.host_latents()[idx]
 
     def on_device(self, dtype=None):
         """The latents as one torch tensor on the GPU, copied there once."""
-        import torch
-
-        dt = getattr(torch, np.dtype(dtype or self.dtype).name)
+        dt = _torch_dtype(dtype or self.dtype)
         key = ("device", str(dt))
         if key not in self._cache:
             base = self.latents if self.latents is not None and device_of(self.latents) == "cuda" \
@@ -255,7 +268,7 @@ class LatentsSource:
         The rows are a seeded permutation: the first ``round(N * test_size)`` are the test rows;
         both index arrays are sorted.
         """
-        key = ("split", float(test_size), random_state)
+        key = ("split", float(test_size), _seed_key(random_state))
         if key not in self._cache:
             n = self.n_rows
             if self.test is not None:
@@ -271,13 +284,18 @@ class LatentsSource:
                 self._cache[key] = (np.sort(perm[n_test:]), np.sort(perm[:n_test]))
         return self._cache[key]
 
-    def train_test(self, test_size: float, random_state: int | None, device: str = "cpu"):
+    def train_test(self, test_size: float, random_state: Any, device: str = "cpu", max_train: int | None = None):
         """(train latents, train factors, test latents, test factors) of :meth:`split`, gathered
         once per device (NumPy on the CPU, torch tensors on CUDA) and shared by the predictor
-        metrics."""
-        key = ("train_test", float(test_size), random_state, device)
+        metrics. ``max_train`` keeps a uniform subsample of the training rows (drawn with the
+        seed ``random_state + 1``), chosen before any row is read."""
+        key = ("train_test", float(test_size), _seed_key(random_state), device, max_train)
         if key not in self._cache:
             train_idx, test_idx = self.split(test_size, random_state)
+            if max_train is not None and max_train < train_idx.size:
+                rng = random_state if isinstance(random_state, np.random.Generator) else \
+                    np.random.default_rng(None if random_state is None else random_state + 1)
+                train_idx = train_idx[np.sort(rng.choice(train_idx.size, size=int(max_train), replace=False))]
             x_test, y_test = self.test_rows(test_idx, device)
             self._cache[key] = (self.rows(train_idx, device), self.factors[train_idx], x_test, y_test)
         return self._cache[key]
@@ -288,6 +306,8 @@ class LatentsSource:
             x, y = self.test
             if device == "cuda":
                 x = to_torch(x, device="cuda")
+            elif device_of(x) == "cuda":
+                x = np.ascontiguousarray(to_numpy(x), dtype=float_dtype(x))
             return x, y
         return self.rows(test_idx, device), self.factors[test_idx]
 

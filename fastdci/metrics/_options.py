@@ -53,13 +53,11 @@ class Option:
     def describe(self) -> str:
         """``name: kind = default`` plus the allowed values, as ``fastdci metrics`` lists it."""
         kind = self.kind + (" or None" if self.nullable else "")
-        allowed = ""
         if self.choices:
             allowed = " {" + ", ".join(map(str, self.choices)) + "}"
-        elif self.low is not None or self.high is not None:
-            lo = "" if self.low is None else (f"> {self.low}" if self.low_open else f">= {self.low}")
-            hi = "" if self.high is None else (f"< {self.high}" if self.high_open else f"<= {self.high}")
-            allowed = " (" + " and ".join(p for p in (lo, hi) if p) + ")"
+        else:
+            bounds = self._bounds()
+            allowed = f" ({bounds})" if bounds else ""
         return f"{self.name}: {kind} = {self.default!r}{allowed}"
 
     def check(self, metric: str, value: Any) -> Any:
@@ -113,13 +111,16 @@ class Option:
             raise InvalidInputError(f"{where} must be{what}{self._range()}; got {value!r}.")
         return value
 
-    def _range(self) -> str:
+    def _bounds(self) -> str:
         parts = []
         if self.low is not None:
             parts.append(f"> {self.low}" if self.low_open else f">= {self.low}")
         if self.high is not None:
             parts.append(f"< {self.high}" if self.high_open else f"<= {self.high}")
-        text = " and ".join(parts)
+        return " and ".join(parts)
+
+    def _range(self) -> str:
+        text = self._bounds()
         return f" {text}" + (" (or None)" if self.nullable else "") if text else ""
 
 
@@ -151,16 +152,12 @@ def check_options(metric: str, options: Sequence[Option], given: Mapping[str, An
         current = out.get(other)
         applies = current in values if isinstance(current, str) else False
         if opt.name in given:
-            if not applies and current is not None and not isinstance(current, str):
-                raise InvalidInputError(
-                    f"{metric} option {opt.name} was given together with an estimator instance as {other}; set "
-                    "it on the instance instead."
-                )
             if not applies:
-                raise InvalidInputError(
-                    f"{metric} option {opt.name} applies only with {other} in {list(values)}; {other} is "
-                    f"{current if isinstance(current, str) else type(current).__name__!r}. Drop {opt.name} "
-                    f"or set {other} accordingly."
-                )
+                if current is not None and not isinstance(current, str):
+                    fix = f"was given together with an estimator instance as {other}; set it on the instance instead."
+                else:
+                    fix = (f"applies only with {other} in {list(values)}; {other} is {current!r}. Drop {opt.name} "
+                           f"or set {other} accordingly.")
+                raise InvalidInputError(f"{metric} option {opt.name} {fix}")
             out[opt.name] = opt.check(metric, given[opt.name])
     return out

@@ -23,7 +23,7 @@ from ..errors import InvalidInputError
 from ._options import Option, check_options
 
 __all__ = ["BINNING", "FAMILIES", "METRICS", "MetricSpec", "Option", "compute", "get", "metric_function",
-           "resolve_metrics", "run_metric"]
+           "check_random_state", "resolve_metrics", "run_metric"]
 
 FAMILIES = ("information", "predictor", "intervention")
 
@@ -51,6 +51,7 @@ class MetricSpec:
     dlib_name: str
     dlib: Mapping[str, str]
     disent: Mapping[str, str]
+    on_device: bool = True
 
     @property
     def needs_grid(self) -> bool:
@@ -173,6 +174,7 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in [
                  Option("continuous", "bool", False, "squared correlation instead of one-latent linear SVMs"),
                  Option("C", "float", 0.01, "the SVMs' inverse regularisation", low=0.0, low_open=True)),
         needs=frozenset({"rows"}), dlib_name="sap", dlib={"sap": "SAP_score"}, disent={"sap": "sap.score"},
+        on_device=False,
     ),
     MetricSpec(
         name="explicitness", family="predictor", summary="explicitness (Ridgeway & Zemel 2018): one-vs-rest "
@@ -205,14 +207,14 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in [
         function=f"{_IV}.variance:factor_vae_score", statistics=f"{_IV}.variance:_factor_vae_stats",
         finalize=f"{_IV}.variance:_factor_vae_finalize", result=f"{_IV}.variance:FactorVAEResult",
         options=_SAMPLED, needs=frozenset({"rows", "grid"}), dlib_name="factor_vae_metric", dlib=_ACC,
-        disent=_keys("factor_vae", _ACC),
+        disent=_keys("factor_vae", _ACC), on_device=False,
     ),
     MetricSpec(
         name="z_max", family="intervention", summary="Z-max variance score (Kim et al. 2019)",
         function=f"{_IV}.variance:z_max_variance", statistics=f"{_IV}.variance:_z_max_stats",
         finalize=f"{_IV}.variance:_z_max_finalize", result=f"{_IV}.variance:ZMaxVarianceResult",
         options=_SAMPLED, needs=frozenset({"rows", "grid", "others_grid"}), dlib_name="z_max_variance", dlib=_ACC,
-        disent=_keys("z_max", _ACC),
+        disent=_keys("z_max", _ACC), on_device=False,
     ),
     MetricSpec(
         name="irs", family="intervention", summary="Interventional Robustness Score (Suter et al. 2019)",
@@ -225,7 +227,7 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in [
                  Option("n_bins", "int", 20, "equal-width bins of the factor classes (None: the classes)", low=1,
                         nullable=True)),
         needs=frozenset({"rows", "grid"}), dlib_name="irs", dlib={"irs": "IRS", "num_active_dims": "num_active_dims"},
-        disent={"irs": "irs.score", "num_active_dims": "irs.num_active_dims"},
+        disent={"irs": "irs.score", "num_active_dims": "irs.num_active_dims"}, on_device=False,
     ),
 ]}
 
@@ -284,14 +286,33 @@ def metric_function(name: str) -> Callable:
     return decorate
 
 
-def run_metric(name: str, latents: Any, factors: Any = None, *, backend: str = "auto", random_state: Any = 0,
-               factor_sizes=None, factor_names=None, test: tuple | None = None, **options: Any):
+def check_random_state(random_state: Any) -> Any:
+    """``random_state`` if it is None, an int or a NumPy Generator; anything else raises."""
+    import numpy as np
+
+    if random_state is None or isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool) and random_state >= 0:
+        return int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        raise InvalidInputError(
+            "random_state must be None, an int or a numpy.random.Generator; got a legacy "
+            "numpy.random.RandomState. Pass an int seed (e.g. random_state=0)."
+        )
+    raise InvalidInputError(
+        f"random_state must be None, a non-negative int or a numpy.random.Generator; got {random_state!r}."
+    )
+
+
+def run_metric(name: str, latents: Any, factors: Any, options: Mapping[str, Any], *, backend: str = "auto",
+               random_state: Any = 0, factor_sizes=None, factor_names=None, test: tuple | None = None):
     """What every public metric function does: check the options, wrap the data in a
     :class:`~fastdci.io.LatentsSource` (unless it is one), compute the statistics, finalize."""
     from ..io.source import LatentsSource
 
     spec = get(name)
     checked = spec.check(options)
+    random_state = check_random_state(random_state)
     if isinstance(latents, (str, os.PathLike)) or type(latents).__name__ == "LatentsReader":
         raise InvalidInputError(
             f"{name} takes arrays (latents, factors) or a fastdci.io.LatentsSource, not a file; for a file use "
@@ -317,8 +338,8 @@ def compute(spec: MetricSpec, source: Any, options: Mapping[str, Any], *, backen
     result = finalize_fn(stats, **final_opts)
     settings = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else type(v).__name__)
                 for k, v in options.items()}
-    if spec.family != "information" and isinstance(random_state, (int, type(None))):
-        settings["random_state"] = random_state
+    if spec.family != "information":
+        settings["random_state"] = random_state if isinstance(random_state, (int, type(None))) else "Generator"
     settings.update(result.settings)  # what the statistics recorded (regressor parameters, ...)
-    prov = {"n_rows": source.n_rows, "backend": device, **result.provenance}
+    prov = {"n_rows": source.n_rows, "backend": device if spec.on_device else "cpu", **result.provenance}
     return dataclasses.replace(result, settings=settings, provenance=prov)

@@ -20,7 +20,10 @@ from ...errors import InvalidInputError
 from ...kernels import cpu as _cpu
 from . import _entropy
 
-__all__ = ["InformationStats", "counts_statistics", "information_stats", "source_counts"]
+__all__ = ["QUANTILE_ROWS", "InformationStats", "counts_statistics", "information_stats", "source_counts"]
+
+QUANTILE_ROWS = 1_000_000
+"""Rows behind quantile edges of a file above the memory budget (all rows of smaller files)."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -131,7 +134,8 @@ def source_counts(source, n_bins: int, discretizer: str, device: str) -> Informa
     """The counts of a :class:`~fastdci.io.LatentsSource` for one binning.
 
     Uniform edges come from the source's min/max (no pass over the rows); quantile edges from
-    every row in memory (above the memory budget: a seeded sample of as many rows as fit).
+    every row in memory (above the memory budget: every row of files up to
+    :data:`QUANTILE_ROWS` rows, else a seeded uniform sample of that many, with a warning).
     Rows in memory are counted where they are (or on ``device``); above the budget the file's
     chunks are streamed.
     """
@@ -143,9 +147,15 @@ def source_counts(source, n_bins: int, discretizer: str, device: str) -> Informa
     elif source.in_memory:
         edges = _cpu.quantile_edges(source.host_latents(), n_bins)
     else:
-        fit = max(2, source.memory_budget // (source.n_latents * dtype.itemsize))
-        rows = np.sort(np.random.default_rng(0).choice(source.n_rows, size=min(fit, source.n_rows), replace=False))
+        n = min(source.n_rows, QUANTILE_ROWS)
+        rows = np.sort(np.random.default_rng(0).choice(source.n_rows, size=n, replace=False))
         edges = _cpu.quantile_edges(source.rows(rows), n_bins)
+        if n < source.n_rows:
+            import warnings
+
+            warnings.warn(
+                f"quantile bin edges estimated from a uniform sample of {n} of the {source.n_rows} rows (seed 0); "
+                "the counts use every row.", UserWarning, stacklevel=2)
     if source.in_memory:
         x = source.latents
         if device == "cuda":

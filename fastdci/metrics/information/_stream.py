@@ -18,9 +18,6 @@ from ._counts import InformationStats, check_edges, information_stats
 
 __all__ = ["InformationAccumulator"]
 
-METRICS = ("mig", "mig_sup", "jemmig", "dcimig", "modularity")
-
-
 class InformationAccumulator:
     """Streaming counts for the information metrics: ``update``, ``merge``, ``compute``.
 
@@ -121,15 +118,21 @@ class InformationAccumulator:
         ``options`` are finalize options (``normalization`` for MIG, ``uninformative`` for
         modularity); with several metrics each takes the ones it declares.
         """
-        from ..registry import get
+        from ..registry import METRICS, get
 
         stats = self.stats()
-        names = [metric] if isinstance(metric, str) else list(METRICS if metric is None else metric)
+        information = [n for n, spec in METRICS.items() if spec.family == "information"]
+        names = [metric] if isinstance(metric, str) else list(information if metric is None else metric)
+        if not isinstance(metric, str):
+            known = {o.name for n in names for o in get(n).options}
+            unused = sorted(set(options) - known)
+            if unused:
+                raise InvalidInputError(f"no metric among {names} has the option(s) {unused}.")
         out = {}
         for name in names:
             spec = get(name)
             if spec.family != "information":
-                raise InvalidInputError(f"{name} is not an information metric; choose from {', '.join(METRICS)}.")
+                raise InvalidInputError(f"{name} is not an information metric; choose from {', '.join(information)}.")
             # one metric: every option is its own (unknown ones raise); several: each takes its own
             own = dict(options) if isinstance(metric, str) else {
                 k: v for k, v in options.items() if k in {o.name for o in spec.options}}

@@ -114,4 +114,5 @@ def dcimig(
     >>> round(dcimig(latents, factors).dcimig, 3)
     0.999
     """
-    return run_metric("dcimig", latents, factors, backend=backend, n_bins=n_bins, discretizer=discretizer)
+    return run_metric("dcimig", latents, factors, dict(n_bins=n_bins, discretizer=discretizer),
+                      backend=backend)

@@ -116,4 +116,5 @@ def jemmig(
     >>> round(jemmig(latents, factors, n_bins=4).jemmig, 3)
     0.999
     """
-    return run_metric("jemmig", latents, factors, backend=backend, n_bins=n_bins, discretizer=discretizer)
+    return run_metric("jemmig", latents, factors, dict(n_bins=n_bins, discretizer=discretizer),
+                      backend=backend)

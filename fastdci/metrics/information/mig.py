@@ -189,7 +189,9 @@ def mig(
     >>> round(mig(latents, factors).mig, 3)
     0.987
     """
-    return run_metric("mig", latents, factors, backend=backend, n_bins=n_bins, discretizer=discretizer, normalization=normalization)
+    return run_metric("mig", latents, factors,
+                      dict(n_bins=n_bins, discretizer=discretizer, normalization=normalization),
+                      backend=backend)
 
 
 @metric_function("mig_sup")
@@ -236,4 +238,5 @@ def mig_sup(
     >>> round(mig_sup(latents, factors).mig_sup, 3)
     0.999
     """
-    return run_metric("mig_sup", latents, factors, backend=backend, n_bins=n_bins, discretizer=discretizer)
+    return run_metric("mig_sup", latents, factors, dict(n_bins=n_bins, discretizer=discretizer),
+                      backend=backend)

@@ -138,4 +138,6 @@ def modularity(
     >>> res.modularity_per_latent.round(3)  # the noise latent's tiny MI is spread over both
     array([1.   , 1.   , 0.075])
     """
-    return run_metric("modularity", latents, factors, backend=backend, n_bins=n_bins, discretizer=discretizer, uninformative=uninformative)
+    return run_metric("modularity", latents, factors,
+                      dict(n_bins=n_bins, discretizer=discretizer, uninformative=uninformative),
+                      backend=backend)

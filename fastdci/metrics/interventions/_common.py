@@ -7,24 +7,15 @@ import warnings
 
 import numpy as np
 
-from ...errors import InvalidInputError
 
 __all__ = ["provenance", "rng_of", "warn_unsampleable"]
 
 
 def rng_of(random_state) -> np.random.Generator:
-    """A NumPy Generator from None, an int or a Generator."""
-    if isinstance(random_state, np.random.RandomState):
-        raise InvalidInputError(
-            "random_state must be None, an int or a numpy.random.Generator; got a legacy "
-            "numpy.random.RandomState. Pass an int seed (e.g. random_state=0)."
-        )
-    try:
-        return np.random.default_rng(random_state)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            f"random_state must be None, an int or a numpy.random.Generator; got {random_state!r}."
-        ) from exc
+    """A NumPy Generator from None, an int or a Generator (anything else raises)."""
+    from ..registry import check_random_state
+
+    return np.random.default_rng(check_random_state(random_state))
 
 
 def provenance(source, metric: str, *, warn: bool = True, stacklevel: int = 5) -> dict:

@@ -183,6 +183,6 @@ def beta_vae_score(
     >>> res.scores()["eval_accuracy"]
     1.0
     """
-    return run_metric("beta_vae", latents, factors, backend=backend, random_state=random_state,
-                      factor_sizes=factor_sizes, factor_names=factor_names, batch_size=batch_size, n_train=n_train,
-                      n_eval=n_eval, C=C)
+    return run_metric("beta_vae", latents, factors,
+                      dict(batch_size=batch_size, n_train=n_train, n_eval=n_eval, C=C), backend=backend,
+                      random_state=random_state, factor_sizes=factor_sizes, factor_names=factor_names)

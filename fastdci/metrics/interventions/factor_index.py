@@ -149,7 +149,6 @@ class FactorIndex:
         self._tables: dict[str, _Table] = {}
         self._counts = tuple(np.bincount(f[:, k], minlength=s).astype(np.int64) for k, s in enumerate(sizes))
 
-    # -- construction from a file ----------------------------------------------------------
     # -- provenance ------------------------------------------------------------------------
     def rows_per_value(self) -> tuple[np.ndarray, ...]:
         """Rows backing each value: K arrays, array k of shape (factor_sizes[k],) int64."""

@@ -209,6 +209,6 @@ def irs(
     >>> round(res.scores()["irs"], 6)
     1.0
     """
-    return run_metric("irs", latents, factors, backend=backend, random_state=random_state,
-                      factor_sizes=factor_sizes, factor_names=factor_names, n_train=n_train,
-                      diff_quantile=diff_quantile, n_bins=n_bins)
+    return run_metric("irs", latents, factors,
+                      dict(n_train=n_train, diff_quantile=diff_quantile, n_bins=n_bins), backend=backend,
+                      random_state=random_state, factor_sizes=factor_sizes, factor_names=factor_names)

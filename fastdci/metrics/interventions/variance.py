@@ -219,13 +219,13 @@ def factor_vae_score(
 
     Parameters
     ----------
-    latents : array (N, L) float, str, PathLike or LatentsReader
-        The codes, one row per data point; or a latents file (path or open reader), whose
-        ``/latents/mean`` and ``/factors/classes`` are used.
+    latents : array (N, L) float or LatentsSource
+        The codes, one row per data point (NumPy, torch or CuPy); or a
+        :class:`~fastdci.io.LatentsSource` (e.g. over a latents file).
     factors : array (N, K) int, optional
-        Factor classes of each row; required with arrays, refused with a file.
+        Factor classes of each row; required with arrays, refused with a source.
     factor_sizes : sequence of K int, optional
-        Classes per factor (default: ``factors.max(axis=0) + 1``; a file's own sizes).
+        Classes per factor (default: ``factors.max(axis=0) + 1``; a source's own sizes).
     factor_names : sequence of K str, optional
         Names used in the result and in warnings.
     batch_size : int, default 64
@@ -239,7 +239,7 @@ def factor_vae_score(
         (disentanglement_lib's ``prune_dims.threshold`` in its study configs).
     random_state : None, int or numpy.random.Generator, default 0
         Seed of every draw. The same seed on the same rows gives the same result, from arrays
-        or from a file, whatever its chunking.
+        or from a latents file, whatever its chunking.
     backend : {"auto", "cpu", "cuda"}, default "auto"
         Accepted on every metric; sampling and the per-batch reductions run on the host.
 
@@ -282,9 +282,10 @@ def factor_vae_score(
     >>> res.scores()["eval_accuracy"]
     1.0
     """
-    return run_metric("factor_vae", latents, factors, backend=backend, random_state=random_state,
-                      factor_sizes=factor_sizes, factor_names=factor_names, batch_size=batch_size, n_train=n_train,
-                      n_eval=n_eval, n_variance_rows=n_variance_rows, threshold=threshold)
+    return run_metric("factor_vae", latents, factors,
+                      dict(batch_size=batch_size, n_train=n_train, n_eval=n_eval, n_variance_rows=n_variance_rows, threshold=threshold),
+                      backend=backend, random_state=random_state, factor_sizes=factor_sizes,
+                      factor_names=factor_names)
 
 
 @metric_function("z_max")
@@ -356,6 +357,7 @@ def z_max_variance(
     >>> res.scores()["eval_accuracy"]
     1.0
     """
-    return run_metric("z_max", latents, factors, backend=backend, random_state=random_state,
-                      factor_sizes=factor_sizes, factor_names=factor_names, batch_size=batch_size, n_train=n_train,
-                      n_eval=n_eval, n_variance_rows=n_variance_rows, threshold=threshold)
+    return run_metric("z_max", latents, factors,
+                      dict(batch_size=batch_size, n_train=n_train, n_eval=n_eval, n_variance_rows=n_variance_rows, threshold=threshold),
+                      backend=backend, random_state=random_state, factor_sizes=factor_sizes,
+                      factor_names=factor_names)

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ..._validation import check_factors
 from ...errors import InvalidInputError
 
 
-def train_test(source, *, test_size: float, random_state: Any, device: str = "cpu", min_classes: int = 1):
+def train_test(source, *, test_size: float, random_state: Any, device: str = "cpu", min_classes: int = 1,
+               max_train: int | None = None):
     """(train latents, train factors, test latents, test factors) of ``source``.
 
     The split is the source's (computed once per test size and seed); latents come as NumPy on
-    the CPU and as torch tensors on CUDA, factors as int64 NumPy.
+    the CPU and as torch tensors on CUDA, factors as integer NumPy.
     """
-    x_train, y_train, x_test, y_test = source.train_test(test_size, random_state, device)
+    x_train, y_train, x_test, y_test = source.train_test(test_size, random_state, device, max_train)
     if min_classes > 1:
         check_factors(y_train, min_classes=min_classes, factor_names=source.factor_names)
     return x_train, y_train, x_test, y_test
@@ -45,14 +44,6 @@ def make_regressor(regressor: Any, device: str, options: dict[str, Any]):
                 "estimator with fit(X, Y), score(X, Y) and feature_importances_."
             )
     return regressor, type(regressor).__name__
-
-
-def subsample(n: int, max_train: int | None, random_state: Any) -> np.ndarray | None:
-    """Positions of a recorded uniform subsample of ``max_train`` of ``n`` rows (None: all)."""
-    if max_train is None or max_train >= n:
-        return None
-    rng = np.random.default_rng(None if random_state is None else random_state + 1)
-    return np.sort(rng.choice(n, size=int(max_train), replace=False))
 
 
 def held_out(latents_test: Any, factors_test: Any) -> tuple | None:

@@ -8,11 +8,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ...backend import to_numpy, to_torch
+from ...backend import to_numpy
 from ...errors import InvalidInputError
 from .._base import MetricResult
 from ..registry import metric_function, run_metric
-from ._common import held_out, make_regressor, subsample, train_test
+from ._common import held_out, make_regressor, train_test
 
 __all__ = ["DCIResult", "DCIStats", "completeness_per_factor", "dci", "disentanglement_per_latent"]
 
@@ -198,10 +198,10 @@ def _dci_stats(source, *, backend: str, random_state: Any, regressor: Any = "gbt
     """Fit the regressor on the source's training rows; importances and per-factor scores."""
     from ...regressors._base import settings_of
 
-    x, y, x_test, y_test = train_test(source, test_size=test_size, random_state=random_state, device=backend)
-    keep = subsample(int(y.shape[0]), max_train, random_state)
-    if keep is not None:
-        x, y = x[keep if backend == "cpu" else to_torch(keep, device=x.device)], y[keep]
+    x, y, x_test, y_test = train_test(source, test_size=test_size, random_state=random_state, device=backend,
+                                      max_train=max_train)
+    if regressor == "gbt" and "random_state" not in regressor_options and isinstance(random_state, int):
+        regressor_options = dict(regressor_options, random_state=random_state)
     model, name = make_regressor(regressor, backend, regressor_options)
     model.fit(x, y)
     imp = getattr(model, "feature_importances_", None)
@@ -312,6 +312,6 @@ def dci(
     >>> res.disentanglement > 0.8 and res.informativeness_test > 0.9
     True
     """
-    return run_metric("dci", latents, factors, backend=backend, random_state=random_state,
-                      test=held_out(latents_test, factors_test),
-                      regressor=regressor, test_size=test_size, max_train=max_train, **regressor_options)
+    return run_metric("dci", latents, factors,
+                      dict(regressor=regressor, test_size=test_size, max_train=max_train, **regressor_options),
+                      backend=backend, random_state=random_state, test=held_out(latents_test, factors_test))

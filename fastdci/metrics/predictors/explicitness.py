@@ -210,6 +210,6 @@ def explicitness(
     >>> res.explicitness_test > 0.9
     True
     """
-    return run_metric("explicitness", latents, factors, backend=backend, random_state=random_state,
-                      test=held_out(latents_test, factors_test), test_size=test_size, C=C,
-                      classifier="logistic" if classifier is None else classifier)
+    return run_metric("explicitness", latents, factors,
+                      dict(test_size=test_size, C=C, classifier="logistic" if classifier is None else classifier),
+                      backend=backend, random_state=random_state, test=held_out(latents_test, factors_test))

@@ -190,5 +190,5 @@ def sap(
     >>> round(res.sap, 2)
     0.98
     """
-    return run_metric("sap", latents, factors, backend=backend, random_state=random_state,
-                      test=held_out(latents_test, factors_test), test_size=test_size, continuous=continuous, C=C)
+    return run_metric("sap", latents, factors, dict(test_size=test_size, continuous=continuous, C=C),
+                      backend=backend, random_state=random_state, test=held_out(latents_test, factors_test))
