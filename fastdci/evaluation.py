@@ -109,9 +109,9 @@ class Report(Mapping):
             doc["results"] = {m: r.to_dict() for m, r in self.results.items()}
         text = json.dumps(doc, indent=2, default=_json_default)
         if path is not None:
-            tmp = Path(str(path) + ".tmp")
-            tmp.write_text(text)
-            os.replace(tmp, path)
+            from .io.atomic import write_text_atomic
+
+            write_text_atomic(path, text)
         return text
 
     @classmethod

@@ -46,6 +46,7 @@ from . import _encode  # noqa: E402,F401
 from . import _evaluate  # noqa: E402,F401
 from . import _demo  # noqa: E402,F401
 from . import _metrics  # noqa: E402,F401
+from . import _sweep  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,14 +14,17 @@ from . import app
 from ._common import OutputFormat, print_json, print_table, show_progress
 
 
-def _expand(files: list[str]) -> list[Path]:
+def _expand(files: list[str]) -> tuple[list[Path], int]:
+    """The files the arguments name (globs expanded) and how many patterns matched nothing."""
     out: list[Path] = []
+    unmatched = 0
     for f in files:
         hits = sorted(glob.glob(f)) if any(c in f for c in "*?[") else [f]
         if not hits:
-            print(f"error: {f}: no file matches this pattern", file=sys.stderr)
+            unmatched += 1
+            print(f"error: {f}: no file matches this pattern; check the path and quote the glob", file=sys.stderr)
         out += [Path(h) for h in hits]
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(out)), unmatched
 
 
 def _parse_sets(sets: list[str]) -> dict[str, dict]:
@@ -53,11 +56,6 @@ def print_problems(report, prefix: str = "") -> None:
             print(f"{prefix}{m} warning: {msg}", file=sys.stderr)
 
 
-def _row(name: str, scores: dict[str, dict[str, float]], columns: list[str]) -> list:
-    flat = {f"{m}.{k}": v for m, sc in scores.items() for k, v in sc.items()}
-    return [name, *[flat.get(c, "") for c in columns]]
-
-
 _HEADLINE = ["mig.mig", "dci.disentanglement", "dci.completeness", "dci.informativeness_test", "sap.sap",
              "modularity.modularity", "explicitness.explicitness_test", "beta_vae.eval_accuracy",
              "factor_vae.eval_accuracy", "z_max.eval_accuracy", "irs.irs", "mig_sup.mig_sup", "jemmig.jemmig",
@@ -68,68 +66,89 @@ _HEADLINE = ["mig.mig", "dci.disentanglement", "dci.completeness", "dci.informat
 def evaluate(
     files: List[str] = typer.Argument(..., help="Latents files (.h5); globs such as 'runs/*/latents.h5' work."),
     metrics: str = typer.Option("all", "--metrics", "-m", help="Comma-separated metrics or families, or 'all'."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for one JSON result per file."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for one JSON result per file (and, "
+                                       "with --workers or --scheduler, summary.csv / summary.parquet)."),
     format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table or json on stdout."),
     backend: str = typer.Option("auto", "--backend", help="auto, cpu or cuda."),
     seed: int = typer.Option(0, "--seed", help="Random seed of every metric."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Recompute files whose result JSON exists in --out."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Recompute even where --out holds a valid result."),
     set_: List[str] = typer.Option([], "--set", help="Metric option METRIC.OPTION=VALUE, e.g. dci.max_train=100000."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Run on a local Dask cluster of N worker "
+                                          "processes (the dask extra)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on an existing Dask scheduler, e.g. "
+                                            "tcp://host:8786."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar on stderr."),
 ) -> None:
-    """Compute disentanglement metrics for many latents files; resumable with --out."""
+    """Compute disentanglement metrics for many latents files; resumable with --out.
+
+    With --out, each file's result is stored under a name derived from the file's path, with
+    the metrics, options, seed and backend it was computed with: a rerun reuses what still
+    matches and computes the rest.
+    """
+    from ..errors import InvalidInputError
+    from ..evaluation import check_metric_options
     from ..metrics.registry import resolve_metrics
-    from ..errors import FastDCIError
+    from ..sweep.many import evaluate_file
 
     names = resolve_metrics(metrics)
     options = _parse_sets(set_)
-    paths = _expand(files)
-    failures = 0 if paths else 1
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    table: list[list] = []
-    docs: list[dict] = []
-    stems: dict[str, int] = {}
-    for path in paths:
-        stem = path.stem if path.parent.name in ("", ".") else f"{path.parent.name}_{path.stem}"
-        stems[stem] = stems.get(stem, 0) + 1
-        if stems[stem] > 1:
-            stem = f"{stem}_{stems[stem]}"
-        target = out / f"{stem}.json" if out is not None else None
-        if target is not None and target.exists() and not overwrite:
-            try:
-                doc = json.loads(target.read_text())
-                scores = _unflatten(doc.get("scores", {}))
-            except (json.JSONDecodeError, OSError):
-                doc, scores = None, None
-            if doc is not None:
-                print(f"{path}: skipped, {target} exists (--overwrite to redo)", file=sys.stderr)
-                table.append(_row(str(path), scores, _HEADLINE))
-                docs.append({"file": str(path), "result": str(target), "skipped": True, **doc})
-                continue
-        try:
-            from ..evaluation import evaluate as run
-
-            report = run(path, names, backend=backend, random_state=seed, progress=show_progress(no_progress),
-                         **options)
-        except FastDCIError as exc:
-            failures += 1
-            print(f"error: {exc}", file=sys.stderr)
-            continue
-        print_problems(report, f"{path}: ")
-        if report.failed:
-            failures += 1
-        if target is not None:
-            report.to_json(target)
-        table.append(_row(str(path), report.scores(), _HEADLINE))
-        docs.append({"file": str(path), "result": str(target) if target else None, **report.to_dict("flat")})
+    check_metric_options(names, options)
+    paths, unmatched = _expand(files)
+    if workers is not None and scheduler is not None:
+        raise InvalidInputError("pass --workers (a local cluster) or --scheduler (an existing one), not both.")
+    if workers is not None or scheduler is not None:
+        rows = _on_dask(paths, names, options, out, overwrite, backend, seed, workers, scheduler, no_progress)
+    else:
+        rows = []
+        for path in paths:
+            rows.append(evaluate_file(str(path), names, options, out=None if out is None else str(out),
+                                      overwrite=overwrite, backend=backend, random_state=seed,
+                                      progress=show_progress(no_progress)))
+            _say(rows[-1])
+    failures = unmatched + sum(r.get("status") == "failed" for r in rows)
     if format == OutputFormat.json:
-        print_json(docs)
-    elif table:
-        cols = [c for i, c in enumerate(_HEADLINE) if any(r[i + 1] != "" for r in table)]
-        idx = [_HEADLINE.index(c) + 1 for c in cols]
-        print_table(None, ["file", *[_SHORT.get(c, c) for c in cols]], [[r[0], *[r[i] for i in idx]] for r in table])
+        print_json(rows)
+    elif rows:
+        ok = [r for r in rows if r.get("status") != "failed"]
+        cols = [c for c in _HEADLINE if any(c in r for r in ok)]
+        print_table(None, ["file", *[_SHORT.get(c, c) for c in cols]],
+                    [[r["file"], *[r.get(c, "") for c in cols]] for r in ok])
+    for r in rows:
+        if r.get("status") == "failed":
+            print(f"error: {r['error']}", file=sys.stderr)
     if failures:
+        print(f"{failures} of {len(rows) + unmatched} inputs failed (see the errors above).", file=sys.stderr)
         raise typer.Exit(1)
+
+
+def _say(row: dict) -> None:
+    """One line on stderr per file: what was computed, reused, skipped or warned."""
+    if row.get("status") == "stored":
+        print(f"{row['file']}: stored result reused (--overwrite to recompute)", file=sys.stderr)
+    for part in filter(None, (row.get("skipped") or "").split("; ")):
+        print(f"{row['file']}: {part.replace(': ', ' skipped: ', 1)}", file=sys.stderr)
+    for msg in row.get("warnings", []):
+        print(f"{row['file']}: {msg}", file=sys.stderr)
+
+
+def _on_dask(paths, names, options, out, overwrite, backend, seed, workers, scheduler, no_progress) -> list[dict]:
+    from ..sweep import evaluate_many, local_client
+    from ..sweep.many import _need_dask
+
+    distributed = _need_dask()
+    client = distributed.Client(scheduler) if scheduler is not None else local_client(workers)
+    try:
+        table = evaluate_many(paths, names, client=client, out=out, overwrite=overwrite, backend=backend,
+                              random_state=seed, progress=not no_progress, **options)
+    finally:
+        cluster = getattr(client, "cluster", None) if scheduler is None else None
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    rows = [{k: v for k, v in r.items() if v == v} for r in table.to_dict("records")]  # drop NaN cells
+    for r in rows:
+        _say(r)
+    return rows
 
 
 _SHORT = {"mig.mig": "MIG", "dci.disentanglement": "DCI-D", "dci.completeness": "DCI-C",
@@ -137,14 +156,6 @@ _SHORT = {"mig.mig": "MIG", "dci.disentanglement": "DCI-D", "dci.completeness": 
           "explicitness.explicitness_test": "explicitness", "beta_vae.eval_accuracy": "BetaVAE",
           "factor_vae.eval_accuracy": "FactorVAE", "z_max.eval_accuracy": "Z-max", "irs.irs": "IRS",
           "mig_sup.mig_sup": "MIG-sup", "jemmig.jemmig": "JEMMIG", "dcimig.dcimig": "DCIMIG"}
-
-
-def _unflatten(flat: dict) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
-    for key, v in flat.items():
-        m, _, k = key.partition(".")
-        out.setdefault(m, {})[k] = v
-    return out
 
 
 @app.command()

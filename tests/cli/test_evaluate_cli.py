@@ -46,29 +46,35 @@ def test_evaluate_many_files_resumes_and_overwrites(files, tmp_path):
     r = cli("evaluate", str(files / "*.h5"), "--metrics", "mig,modularity,dci", "--out", out, *FAST)
     assert r.returncode == 0, r.stderr
     assert "m0.h5" in r.stdout and "m1.h5" in r.stdout and "MIG" in r.stdout and "DCI-D" in r.stdout
-    docs = {p.name: json.loads(p.read_text()) for p in out.glob("*.json")}
-    assert set(docs) == {"runs_m0.json", "runs_m1.json"}
-    assert 0.5 < docs["runs_m0.json"]["scores"]["mig.mig"] <= 1
-    assert "dci.disentanglement" in docs["runs_m1.json"]["scores"]
+    docs = {p.name.split("-")[0]: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert set(docs) == {"m0", "m1"}  # one JSON per file, named by the file (stem and path digest)
+    assert docs["m0"]["request"]["file"] == str((files / "m0.h5").resolve())
+    assert 0.5 < docs["m0"]["scores"]["mig.mig"] <= 1
+    assert "dci.disentanglement" in docs["m1"]["scores"]
     mtimes = {p: p.stat().st_mtime_ns for p in out.glob("*.json")}
 
     again = cli("evaluate", str(files / "*.h5"), "--metrics", "mig,modularity,dci", "--out", out, *FAST)
     assert again.returncode == 0
-    assert again.stderr.count("skipped") == 2  # finished files are not recomputed
+    assert again.stderr.count("stored result reused") == 2  # finished files are not recomputed
     assert {p: p.stat().st_mtime_ns for p in out.glob("*.json")} == mtimes
+
+    other = cli("evaluate", str(files / "*.h5"), "--metrics", "mig,sap", "--out", out)
+    assert other.returncode == 0 and "SAP" in other.stdout  # a new metric is computed, not reported stale
+    m0 = next(out.glob("m0-*.json"))
+    assert {"mig", "sap", "dci"} <= set(json.loads(m0.read_text())["results"])
     assert "m0.h5" in again.stdout  # still in the table, from the saved result
 
     redo = cli("evaluate", files / "m0.h5", "--metrics", "mig", "--out", out, "--overwrite")
     assert redo.returncode == 0
-    assert (out / "runs_m0.json").stat().st_mtime_ns != mtimes[out / "runs_m0.json"]
-    assert set(json.loads((out / "runs_m0.json").read_text())["scores"]) == {"mig.mig"}
+    assert m0.stat().st_mtime_ns != mtimes[m0]
+    assert set(json.loads(m0.read_text())["scores"]) == {"mig.mig"}
 
 
 def test_evaluate_json_format(files):
     r = cli("evaluate", files / "m0.h5", "--metrics", "mig", "--format", "json")
     assert r.returncode == 0, r.stderr
     docs = json.loads(r.stdout)
-    assert len(docs) == 1 and docs[0]["file"].endswith("m0.h5") and "mig.mig" in docs[0]["scores"]
+    assert len(docs) == 1 and docs[0]["file"].endswith("m0.h5") and "mig.mig" in docs[0]
 
 
 def test_evaluate_mix_of_good_and_bad_files(files, tmp_path):
@@ -78,8 +84,24 @@ def test_evaluate_mix_of_good_and_bad_files(files, tmp_path):
             "--out", tmp_path / "res")
     assert r.returncode == 1  # some failed ...
     assert "not an HDF5 file" in r.stderr and "no such file" in r.stderr
-    assert sorted(p.name for p in (tmp_path / "res").glob("*.json")) == ["runs_m0.json", "runs_m1.json"]  # ... the good ran
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "res").glob("*.json")) == ["m0", "m1"]  # the good ran
     assert "m0.h5" in r.stdout and "m1.h5" in r.stdout
+    assert "2 of 4 inputs failed" in r.stderr
+
+
+def test_evaluate_glob_matching_nothing_fails(files, tmp_path):
+    r = cli("evaluate", files / "m0.h5", str(tmp_path / "nothing" / "*.h5"), "--metrics", "mig")
+    assert r.returncode == 1 and "no file matches this pattern" in r.stderr
+    assert "m0.h5" in r.stdout  # the good file was still evaluated
+
+
+def test_evaluate_on_a_local_dask_cluster(files, tmp_path):
+    pytest.importorskip("distributed")
+    out = tmp_path / "dask"
+    r = cli("evaluate", str(files / "*.h5"), "--metrics", "mig", "--out", out, "--workers", "2", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "m0.h5" in r.stdout and "m1.h5" in r.stdout
+    assert (out / "summary.csv").exists() and (out / "summary.parquet").exists()
 
 
 def test_evaluate_bad_options(files):
