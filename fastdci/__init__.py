@@ -28,7 +28,6 @@ _LAZY = {
     # scale-out on Dask (the dask extra)
     "evaluate_many": "fastdci.sweep",
     "information_out_of_core": "fastdci.sweep",
-    "sweep": "fastdci.sweep",
     # data
     "LatentsSource": "fastdci.io.source",
     "open_latents": "fastdci.io",

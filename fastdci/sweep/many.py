@@ -34,16 +34,43 @@ def _need_dask():
     return distributed
 
 
-def local_client(n_workers: int | None = None, *, threads: int = 1):
-    """A ``Client`` on a new ``LocalCluster`` of ``n_workers`` processes (default: one per 2
-    cores), each limited to ``threads`` compute threads (Numba, torch, BLAS)."""
+def local_client(n_workers: int | None = None, *, threads: int = 1, gpus: bool = False):
+    """A ``Client`` on a new local cluster of worker processes.
+
+    CPU (default): ``n_workers`` processes (default: one per 2 cores), each limited to
+    ``threads`` compute threads (Numba, torch, BLAS), so workers do not oversubscribe the cores.
+    ``gpus=True``: one worker per visible GPU, with dask-cuda's ``LocalCUDACluster`` where it
+    is installed, else one process per device pinned by ``CUDA_VISIBLE_DEVICES``; no GPU
+    raises.
+    """
     distributed = _need_dask()
-    n = n_workers or max(1, (os.cpu_count() or 2) // 2)
     env = {k: str(threads) for k in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                                      "OPENBLAS_NUM_THREADS")}
+    if gpus:
+        return distributed.Client(_gpu_cluster(distributed, env))
+    n = n_workers or max(1, (os.cpu_count() or 2) // 2)
     cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                        env=env)
     return distributed.Client(cluster)
+
+
+def _gpu_cluster(distributed, env: dict):
+    from ..backend import cuda_available
+
+    if not cuda_available():
+        raise MissingDependencyError("gpus=True needs a visible CUDA GPU; use the CPU workers (gpus=False).")
+    try:
+        from dask_cuda import LocalCUDACluster
+    except ImportError:
+        LocalCUDACluster = None
+    if LocalCUDACluster is not None:
+        return LocalCUDACluster(threads_per_worker=1, dashboard_address=None)
+    import torch
+
+    workers = {f"gpu-{i}": {"cls": distributed.Nanny, "options": {
+        "nthreads": 1, "env": dict(env, CUDA_VISIBLE_DEVICES=str(i))}} for i in range(torch.cuda.device_count())}
+    scheduler = {"cls": distributed.Scheduler, "options": {"dashboard_address": None}}
+    return distributed.SpecCluster(workers=workers, scheduler=scheduler)
 
 
 def evaluate_file(path: str, metrics: Sequence[str], metric_options: dict, *, out: str | None, overwrite: bool,
