@@ -50,7 +50,9 @@ def test_run_directory_contents(straight):
     ckpt = read_checkpoint(run)
     assert ckpt["step"] == 5 and ckpt["config"] == cfg
     assert {"model", "optimizer", "rng", "objective", "dataset"} <= set(ckpt)
-    assert {"data", "noise", "torch"} <= set(ckpt["rng"])
+    assert {"data", "noise"} <= set(ckpt["rng"]) and "torch" not in ckpt["rng"]
+    assert ckpt["log"]["step"] == 5 and ckpt["log"]["sums"] == {}  # the open loss-log window: empty
+    assert ckpt["log"]["elapsed_s"] >= _losses(run)[-1]["elapsed_s"]
     assert ckpt["objective"] == {"objective": "beta", "beta": 4.0}
     recs = _losses(run)
     assert [r["step"] for r in recs] == [1, 2, 3, 4, 5]
@@ -84,6 +86,53 @@ def test_resume_after_interrupt_equals_straight_run(straight, tmp_path, monkeypa
     assert sa.keys() == sb.keys() and all(_same_state(sa[k], sb[k]) for k in sa)
     assert all(torch.equal(a["rng"][k], b["rng"][k]) for k in ("data", "noise"))
     assert _strip_times(_losses(run_a)) == _strip_times(_losses(run_b))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("checkpoint_every, steps, after", [
+    (2, 7, 6),  # killed fetching batch 6: checkpoint at 4 inside the window 3..6, lines up to 3
+    (4, 9, 8),  # killed fetching batch 8: checkpoint at 4, a line at 6 after it is dropped
+])
+def test_resume_mid_log_window_writes_the_same_log(tmp_path, monkeypatch, checkpoint_every, steps, after):
+    settings = dict(SMALL, log_every=3, checkpoint_every=checkpoint_every)
+    run_a, run_b = tmp_path / "a", tmp_path / "b"
+    train(out=run_a, steps=steps, seed=3, **settings)
+    real = S.open_dataset
+    monkeypatch.setattr(S, "open_dataset", lambda data: _Interrupting(real(data), after=after))
+    with pytest.raises(KeyboardInterrupt):
+        train(out=run_b, steps=steps, seed=3, **settings)
+    assert read_checkpoint(run_b)["step"] == 4
+    window = read_checkpoint(run_b)["log"]
+    assert window["step"] == 3 and set(window["sums"]) == {"loss", "recon", "kl"}  # step 4's terms
+    monkeypatch.setattr(S, "open_dataset", real)
+    train(out=run_b, steps=steps, resume=True, progress=False)
+    a, b = _losses(run_a), _losses(run_b)
+    assert [r["step"] for r in a] == [3, 6, steps][: len(a)] and len(a) == len(b)
+    for ra, rb in zip(a, b):  # line by line; only the two timing fields may differ
+        assert ra.keys() == rb.keys()
+        assert {k: v for k, v in ra.items() if k not in ("images_per_s", "elapsed_s")} == \
+               {k: v for k, v in rb.items() if k not in ("images_per_s", "elapsed_s")}
+        assert rb["images_per_s"] > 0
+    assert [r["elapsed_s"] for r in b] == sorted(r["elapsed_s"] for r in b)  # summed over both calls
+    assert _same_state(read_checkpoint(run_a)["model"], read_checkpoint(run_b)["model"])
+
+
+def test_checkpoint_without_log_window_still_resumes(tmp_path):
+    # a checkpoint written before the log window was saved: the window restarts there
+    train(out=tmp_path, steps=2, seed=3, **SMALL)
+    obj = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    del obj["log"]
+    torch.save(obj, tmp_path / "checkpoint.pt")
+    res = train(out=tmp_path, steps=3, resume=True, progress=False)
+    assert res.step == 3 and [r["step"] for r in _losses(tmp_path)] == [1, 2, 3]
+
+
+def test_training_leaves_the_global_torch_generator_alone(tmp_path):
+    # why checkpoints do not save torch's global RNG state: training never draws from it
+    before = torch.get_rng_state()
+    train(out=tmp_path, steps=2, seed=3, **SMALL)
+    train(out=tmp_path, steps=3, resume=True, progress=False)
+    assert torch.equal(torch.get_rng_state(), before)
 
 
 @pytest.mark.slow
@@ -184,6 +233,15 @@ def test_bad_checkpoints(straight, tmp_path):
     torch.save(obj, other)
     with pytest.raises(CheckpointError, match=r"another architecture or latent size than arch='standard', latent_dim=6"):
         load_checkpoint(other)
+    # a loss-log window that does not fit the checkpoint's step
+    obj = torch.load(straight[0] / "checkpoint.pt", weights_only=True)
+    obj["log"] = {"step": 9, "sums": {}, "elapsed_s": 0.0}
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    torch.save(obj, damaged / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match="unusable loss-log state"):
+        train(out=damaged, steps=9, resume=True, progress=False)
+    assert sorted(p.name for p in damaged.iterdir()) == ["checkpoint.pt"]
 
 
 @pytest.mark.parametrize("setting, pattern", [
@@ -249,4 +307,6 @@ def test_cuda_straight_equals_resumed_in_data_order(tmp_path):
 def test_progress_on_stderr(tmp_path, capsys):
     train(out=tmp_path, steps=2, batch_size=8, log_every=1, progress=True)
     out, err = capsys.readouterr()
-    assert out == "" and "16/16 images" in err and "img/s" in err and "loss" in err
+    # counts steps, and shows the latest logged loss, recon and KL
+    assert out == "" and "2/2 steps" in err and "steps/s" in err
+    assert "loss " in err and "recon " in err and "KL " in err and "images" not in err

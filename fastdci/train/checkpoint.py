@@ -3,7 +3,9 @@
 A checkpoint is a ``torch.save``'d dict tagged ``format="fastdci.checkpoint"`` with a
 ``version``; it holds the step, the run's config, the objective's parameters, the model
 config and weights, the optimizer and loss-scaler states, the data and noise generator
-states and the dataset's description. :func:`write_checkpoint` replaces the file
+states, the dataset's description and the open window of the loss log (``log``: the
+running sums since the last ``losses.jsonl`` line, so a resumed run writes the lines an
+uninterrupted run writes). :func:`write_checkpoint` replaces the file
 atomically (a crash never leaves one half-written); :func:`read_checkpoint` loads it on the
 CPU and raises :class:`~fastdci.errors.CheckpointError` naming the problem and the fix;
 :func:`load_checkpoint` also rebuilds the model in eval mode.
@@ -55,12 +57,14 @@ def _atomic_save(obj: Any, path: Path) -> None:
 
 
 def write_checkpoint(path: Path, *, step: int, config: dict, objective: dict, model: BetaVAE,
-                     optimizer: torch.optim.Optimizer, scaler, rng: dict, dataset: dict) -> None:
+                     optimizer: torch.optim.Optimizer, scaler, rng: dict, dataset: dict,
+                     log: dict | None = None) -> None:
     """Replace the checkpoint at ``path`` atomically (the old file survives a failed save).
 
     ``objective`` is the objective's ``params()``, ``scaler`` the ``GradScaler`` or None,
-    ``rng`` the generator states (``data``, ``noise``, ``noise_device``, ``torch``), ``dataset``
-    the dataset's description.
+    ``rng`` the generator states (``data``, ``noise``, ``noise_device``), ``dataset`` the
+    dataset's description, ``log`` the loss log's open window (``step`` of the last line,
+    ``sums`` of the loss terms since it, ``elapsed_s`` of training so far) or None.
     """
     _atomic_save({
         "format": CHECKPOINT_FORMAT,
@@ -74,6 +78,7 @@ def write_checkpoint(path: Path, *, step: int, config: dict, objective: dict, mo
         "optimizer": optimizer.state_dict(),
         "scaler": scaler.state_dict() if scaler is not None else None,
         "rng": rng,
+        "log": log,
     }, path)
 
 

@@ -5,11 +5,13 @@ A run directory ``RUN/`` holds:
 ``config.json``
     The :class:`~fastdci.train.TrainConfig` of the run.
 ``checkpoint.pt``
-    The latest checkpoint (model, optimizer, step, RNG states, config), replaced atomically
+    The latest checkpoint (model, optimizer, step, RNG states, config, loss-log window), replaced atomically
     every ``checkpoint_every`` steps and at the end (:mod:`fastdci.train.checkpoint`).
 ``losses.jsonl``
-    One JSON object per ``log_every`` steps: step, loss terms averaged since the previous
-    line, images/s, elapsed seconds.
+    One JSON object per ``log_every`` steps and at the last step: step, loss terms averaged
+    since the previous line, images/s, elapsed seconds of training. A killed and resumed
+    run writes the same lines as an uninterrupted one except for the two timing fields
+    (:class:`fastdci.train.loop._LossLog` says why).
 ``reconstructions.png``, ``traversals.png``
     Written at the end of training (:mod:`fastdci.train.figures`).
 

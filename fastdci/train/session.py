@@ -84,14 +84,20 @@ class Session:
         self.step += 1
         return terms
 
-    def save(self, at_step: int) -> None:
-        """Write the checkpoint of step ``at_step`` (atomically)."""
+    def save(self, at_step: int, log: dict | None = None) -> None:
+        """Write the checkpoint of step ``at_step`` (atomically), with the loss log's open window ``log``.
+
+        The generator states saved are the two that draw the batches and the noise. The
+        global torch generator is not saved: training never draws from it (the initial
+        weights come from their own seed under ``fork_rng``), and restoring it on resume
+        would reset the calling process's random state as a side effect.
+        """
         rng = {"data": self.g_data.get_state(), "noise": self.g_noise.get_state(),
-               "noise_device": self.device.type, "torch": torch.get_rng_state()}
+               "noise_device": self.device.type}
         write_checkpoint(
             self.ckpt_path, step=at_step, config=self.cfg.to_dict(), objective=self.objective.params(),
             model=self.model, optimizer=self.optimizer, scaler=self.scaler, rng=rng,
-            dataset=self.dataset_description,
+            dataset=self.dataset_description, log=log,
         )
 
 
@@ -103,12 +109,12 @@ def open_session(cfg: TrainConfig, state: dict | None, ckpt_path: Path) -> Sessi
     objective = cfg.objective_instance(len(dataset))
     init_seed, data_seed, noise_seed = seeds(cfg.seed)
 
-    if state is None:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(init_seed)
-            model = BetaVAE(cfg.arch, cfg.latent_dim)
-    else:
+    # under fork_rng: training leaves the global torch generator as it found it (on resume
+    # the seeded initial weights are replaced by the checkpoint's)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed)
         model = BetaVAE(cfg.arch, cfg.latent_dim)
+    if state is not None:
         load_weights(model, state["model"], ckpt_path)
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
