@@ -44,6 +44,8 @@ class TrainConfig:
     latent_dim : int, default 10
     steps : int, default 300000
         Total optimizer steps (disentanglement_lib's default); a resumed run stops here too.
+        ``fastdci train`` without ``--steps`` chooses by device instead (the CPU demo's
+        budget on a CPU).
     batch_size : int, default 64
     lr : float, default 1e-4
         Adam learning rate (beta1 0.9, beta2 0.999, eps 1e-8, as disentanglement_lib).

@@ -65,7 +65,9 @@ def train(config: TrainConfig | dict | None = None, *, resume: bool = False, ove
     a killed run resumes from its last periodic checkpoint. Everything that decides the
     weights (initial seed, data and noise generator states, optimizer state) is in the
     checkpoint, so on the CPU ``steps=2k`` equals ``steps=k`` followed by a resume to
-    ``2k`` bit for bit.
+    ``2k`` bit for bit. The checkpoint also holds the loss sums since the last log line, so
+    a run killed and resumed writes the ``losses.jsonl`` of an uninterrupted run (but for
+    its timing fields). Training leaves the global torch generator as it found it.
 
     Examples
     --------
@@ -155,12 +157,12 @@ def _run_steps(s: Session, log_path: Path, last: dict, window: dict | None,
 
 def _progress_info(rec: dict) -> str:
     """The latest logged loss terms, as the progress bar shows them."""
-    parts = [f"loss {rec['loss']:.1f}"]
+    parts = [f"loss {rec['loss']:.5g}"]
     if "recon" in rec:
-        parts.append(f"recon {rec['recon']:.1f}")
+        parts.append(f"recon {rec['recon']:.5g}")
     if "kl" in rec:
-        parts.append(f"KL {rec['kl']:.2f}")
-    return "  ".join(parts)
+        parts.append(f"KL {rec['kl']:.3g}")
+    return " ".join(parts)
 
 
 class _LossLog:

@@ -5,8 +5,9 @@ A run directory ``RUN/`` holds:
 ``config.json``
     The :class:`~fastdci.train.TrainConfig` of the run.
 ``checkpoint.pt``
-    The latest checkpoint (model, optimizer, step, RNG states, config, loss-log window), replaced atomically
-    every ``checkpoint_every`` steps and at the end (:mod:`fastdci.train.checkpoint`).
+    The latest checkpoint (model, optimizer, step, RNG states, config, loss-log window),
+    replaced atomically every ``checkpoint_every`` steps and at the end
+    (:mod:`fastdci.train.checkpoint`).
 ``losses.jsonl``
     One JSON object per ``log_every`` steps and at the last step: step, loss terms averaged
     since the previous line, images/s, elapsed seconds of training. A killed and resumed
