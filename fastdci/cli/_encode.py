@@ -9,7 +9,7 @@ import typer
 
 from . import app
 from ._common import OutputFormat, print_json, print_table, show_progress
-from ._train import _set_threads
+from ._train import _set_threads, device_option, format_option
 
 
 @app.command("encode")
@@ -21,13 +21,13 @@ def encode_command(
                     "(by --seed), written in dataset order."),
     seed: int = typer.Option(0, help="Seed of the random row subset."),
     batch_size: int = typer.Option(512, help="Images per encoder batch."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
+    device: str = device_option("Where to encode: auto (a GPU when one is visible), cpu, cuda or cuda:N."),
     data: Optional[Path] = typer.Option(None, help="The real dSprites .npz; default renders the images."),
     resume: bool = typer.Option(False, "--resume", help="Finish an interrupted file."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing file."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: torch's choice)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar on stderr."),
-    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table or json."),
+    format: OutputFormat = format_option(),
 ) -> None:
     """Encode dSprites with a trained model; a background thread writes the latents file.
 

@@ -67,7 +67,7 @@ def test_train_encode_inspect(capsys, trained, tmp_path):
 @pytest.mark.parametrize("argv, pattern", [
     (["train", "--steps", "-5"], "error: steps must be an integer >= 1; got -5"),
     (["train", "--beta", "-1"], "error: beta must be a finite number >= 0; got -1.0"),
-    (["train", "--objective", "vae"], "error: objective must be one of"),
+    (["train", "--objective", "vae"], "error: --objective must be one of beta, annealed, tcvae; got 'vae'."),
     (["train", "--threads", "0"], "error: --threads must be >= 1"),
     (["train", "--amp", "--device", "cpu"], "error: amp is a CUDA option but training runs on the CPU"),
 ])
@@ -101,3 +101,66 @@ def test_encode_errors(capsys, run_dir, tmp_path):
     code, _, err = _run(capsys, "encode", str(bad), "--out", str(tmp_path / "a.h5"))
     assert code == 1 and "is truncated or corrupt" in err and err.count("\n") == 1
     assert not (tmp_path / "a.h5").exists()
+
+
+@pytest.mark.parametrize("argv, pattern", [
+    (["train", "--arch", "resnet"], "error: --arch must be one of standard, tutorial; got 'resnet'."),
+    (["train", "--device", "gpu"], "error: --device must be one of auto, cpu, cuda or cuda:N; got 'gpu'."),
+    (["train", "--format", "xml"], "error: --format must be one of table, json; got 'xml'."),
+    (["encode", "run", "--device", "tpu"], "error: --device must be one of auto, cpu, cuda or cuda:N"),
+    (["encode", "run", "--format", "yaml"], "error: --format must be one of table, json; got 'yaml'."),
+])
+def test_choices_refuse_a_wrong_value_in_one_line(capsys, tmp_path, argv, pattern):
+    code, out, err = _run(capsys, *argv, "--out", str(tmp_path / "r"))
+    assert code == 1 and out == "" and err.startswith(pattern) and err.count("\n") == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_choices_are_listed_by_help_and_completion(capsys):
+    import typer
+
+    from fastdci.cli import app
+    from fastdci.cli._train import Arch, Objective
+    from fastdci.models import ARCHITECTURES, OBJECTIVES
+
+    assert [m.value for m in Objective] == list(OBJECTIVES) and [m.value for m in Arch] == list(ARCHITECTURES)
+    code, out, _ = _run(capsys, "train", "--help")
+    assert code == 0 and "<beta|annealed|tcvae>" in out and "<standard|tutorial>" in out
+    assert "<table|json>" in out and "<auto|cpu|cuda|cuda:N>" in out
+    root = typer.main.get_command(app)
+    for name, option, incomplete, want in [
+        ("train", "objective", "", ["beta", "annealed", "tcvae"]),
+        ("train", "arch", "t", ["tutorial"]),
+        ("train", "device", "c", ["cpu", "cuda"]),
+        ("train", "format", "", ["table", "json"]),
+        ("encode", "device", "", ["auto", "cpu", "cuda"]),
+    ]:
+        cmd = root.commands[name]
+        ctx = cmd.make_context(name, [], resilient_parsing=True)
+        param = next(p for p in cmd.params if p.name == option)
+        assert [c.value for c in param.shell_complete(ctx, incomplete)] == want, (name, option)
+
+
+def test_steps_default_depends_on_the_device(capsys, tmp_path, monkeypatch):
+    import fastdci.backend
+    import fastdci.cli._train as T
+
+    # a CPU run without --steps trains the CPU default and says why on stderr
+    monkeypatch.setattr(T, "CPU_STEPS", 2)
+    run = tmp_path / "run"
+    code, out, err = _run(capsys, "train", "--out", str(run), "--batch-size", "8", "--device", "cpu",
+                          "--no-progress", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["step"] == 2 and json.loads((run / "config.json").read_text())["steps"] == 2
+    assert err.startswith("--steps not given: training 2 steps, the default on a CPU") and err.count("\n") == 1
+    assert "Pass --steps N to choose" in err
+    # a resume without --steps keeps the checkpoint's and says nothing
+    code, out, err = _run(capsys, "train", "--out", str(run), "--resume", "--no-progress", "--format", "json")
+    assert code == 0 and err == "" and json.loads(out)["steps_this_call"] == 0
+    # an existing run without --resume fails in one line, without the note
+    code, out, err = _run(capsys, "train", "--out", str(run), "--no-progress")
+    assert code == 1 and err.startswith("error:") and err.count("\n") == 1
+    # with a GPU: disentanglement_lib's 300,000
+    monkeypatch.setattr(fastdci.backend, "resolve_device", lambda device="auto": "cuda")
+    steps, why = T.default_steps("auto")
+    assert steps == 300_000 and "the default with a GPU (disentanglement_lib's standard run)" in why
