@@ -89,12 +89,13 @@ def test_resume_after_interrupt_equals_straight_run(straight, tmp_path, monkeypa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("checkpoint_every, steps, after", [
-    (2, 7, 6),  # killed fetching batch 6: checkpoint at 4 inside the window 3..6, lines up to 3
-    (4, 9, 8),  # killed fetching batch 8: checkpoint at 4, a line at 6 after it is dropped
+@pytest.mark.parametrize("checkpoint_every, steps, after, device", [
+    (2, 7, 6, "cpu"),  # killed fetching batch 6: checkpoint at 4 inside the window 3..6, lines up to 3
+    (4, 9, 8, "cpu"),  # killed fetching batch 8: checkpoint at 4, a line at 6 after it is dropped
+    pytest.param(2, 7, 6, "cuda", marks=pytest.mark.cuda),  # the sums go back onto the GPU
 ])
-def test_resume_mid_log_window_writes_the_same_log(tmp_path, monkeypatch, checkpoint_every, steps, after):
-    settings = dict(SMALL, log_every=3, checkpoint_every=checkpoint_every)
+def test_resume_mid_log_window_writes_the_same_log(tmp_path, monkeypatch, checkpoint_every, steps, after, device):
+    settings = dict(SMALL, log_every=3, checkpoint_every=checkpoint_every, device=device)
     run_a, run_b = tmp_path / "a", tmp_path / "b"
     train(out=run_a, steps=steps, seed=3, **settings)
     real = S.open_dataset
@@ -110,11 +111,14 @@ def test_resume_mid_log_window_writes_the_same_log(tmp_path, monkeypatch, checkp
     assert [r["step"] for r in a] == [3, 6, steps][: len(a)] and len(a) == len(b)
     for ra, rb in zip(a, b):  # line by line; only the two timing fields may differ
         assert ra.keys() == rb.keys()
-        assert {k: v for k, v in ra.items() if k not in ("images_per_s", "elapsed_s")} == \
-               {k: v for k, v in rb.items() if k not in ("images_per_s", "elapsed_s")}
+        terms_a = {k: v for k, v in ra.items() if k not in ("images_per_s", "elapsed_s")}
+        terms_b = {k: v for k, v in rb.items() if k not in ("images_per_s", "elapsed_s")}
+        # bit for bit on the CPU; on the GPU the weights (so the terms) may differ in the last bits
+        assert terms_a == (terms_b if device == "cpu" else pytest.approx(terms_b, rel=1e-4))
         assert rb["images_per_s"] > 0
     assert [r["elapsed_s"] for r in b] == sorted(r["elapsed_s"] for r in b)  # summed over both calls
-    assert _same_state(read_checkpoint(run_a)["model"], read_checkpoint(run_b)["model"])
+    if device == "cpu":
+        assert _same_state(read_checkpoint(run_a)["model"], read_checkpoint(run_b)["model"])
 
 
 def test_checkpoint_without_log_window_still_resumes(tmp_path):
