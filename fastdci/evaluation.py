@@ -131,6 +131,36 @@ class Report(Mapping):
         """One number per metric (its documented headline score), for tables."""
         return {m: r.score for m, r in self.results.items()}
 
+    def to_pandas(self):
+        """A long table: one row per number, columns ``metric``, ``name``, ``value``, ``kind``
+        (``score`` or ``count``) and ``settings`` (the metric's options, as JSON)."""
+        import pandas as pd
+
+        rows = []
+        for m, r in self.results.items():
+            settings = json.dumps(r.settings, sort_keys=True, default=str)
+            rows += [{"metric": m, "name": k, "value": v, "kind": "score", "settings": settings}
+                     for k, v in r.scores().items()]
+            rows += [{"metric": m, "name": k, "value": v, "kind": "count", "settings": settings}
+                     for k, v in r.counts().items()]
+        return pd.DataFrame(rows, columns=["metric", "name", "value", "kind", "settings"])
+
+    def __repr__(self) -> str:
+        head = ", ".join(f"{m} {v:.4g}" for m, v in self.headline().items())
+        extra = "".join(f"; {len(d)} {what}" for what, d in (("skipped", self.skipped), ("failed", self.failed)) if d)
+        return f"Report({self.provenance.get('source', '?')}, {self.provenance.get('rows', '?')} rows: {head}{extra})"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        cells = "".join(f"<tr><td>{html.escape(m)}</td><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>"
+                        for m, sc in self.scores().items() for k, v in sc.items())
+        notes = "".join(f"<tr><td>{html.escape(m)}</td><td colspan=2>{what}: {html.escape(msg)}</td></tr>"
+                        for what, d in (("skipped", self.skipped), ("failed", self.failed)) for m, msg in d.items())
+        return (f"<table><caption>{html.escape(str(self.provenance.get('source', '')))}, "
+                f"{self.provenance.get('rows', '?')} rows</caption><tr><th>metric</th><th>score</th><th>value</th>"
+                f"</tr>{cells}{notes}</table>")
+
 
 def _json_default(o: Any):
     if isinstance(o, np.generic):

@@ -142,3 +142,24 @@ def test_cuda_matches_cpu(code, name):
     else:
         gpu = run(name, latents, factors, backend="cuda")
     assert gpu.scores() == pytest.approx(cpu.scores(), abs=2e-3)
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_a_single_class_factor_is_refused_by_every_metric(code, name):
+    from fastdci.errors import InvalidInputError
+
+    latents, factors = code
+    one = factors.copy()
+    one[:, 1] = 0
+    with pytest.raises(InvalidInputError, match=r"factor\(s\) \['b'\] take a single class|\['factor_1'\] take"):
+        run(name, latents, one, **({} if METRICS[name].family == "intervention" else {}))
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_transposed_arrays_are_refused_by_every_metric(code, name):
+    from fastdci.errors import InvalidInputError
+
+    latents, factors = code
+    small_l, small_f = latents[:5, :4], factors[:5]  # 5 rows, 4 latents / 4 factors: fine
+    with pytest.raises(InvalidInputError, match="looks transposed"):
+        run(name, small_l.T, small_f.T)  # 4 "rows" of 5 "latents"

@@ -277,3 +277,16 @@ def test_host_only_metrics_record_the_cpu():
     res = fastdci.sap(latents, factors, backend="cpu")
     assert res.provenance["backend"] == "cpu"
     assert not METRICS["sap"].on_device and METRICS["dci"].on_device
+
+
+def test_report_views_for_pandas_and_notebooks(numpy_report):
+    pd = pytest.importorskip("pandas")
+    table = numpy_report.to_pandas()
+    assert isinstance(table, pd.DataFrame)
+    mig = table[(table.metric == "mig") & (table.name == "mig")]
+    assert mig.value.item() == numpy_report["mig"].score and mig.kind.item() == "score"
+    assert set(table[table.kind == "count"].name) >= {"num_active_dims", "n_rows"}
+    text = repr(numpy_report)
+    assert text.startswith("Report(arrays, ") and "mig 0." in text and len(text) < 400
+    html = numpy_report._repr_html_()
+    assert html.startswith("<table>") and "dci" in html

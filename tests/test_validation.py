@@ -60,7 +60,7 @@ def test_factor_errors(f, kw, exc, pattern):
 
 
 def test_pair_transposed_factors_hint():
-    with pytest.raises(InvalidInputError, match="looks transposed: pass factors.T"):
+    with pytest.raises(InvalidInputError, match="looks transposed.*pass latents.T and factors.T"):
         LatentsSource(np.zeros((5, 2)), np.zeros((3, 5), int))
 
 

@@ -77,6 +77,7 @@ def evaluate(
                                           "processes (the dask extra)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on an existing Dask scheduler, e.g. "
                                             "tcp://host:8786."),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the table (a row per file) as CSV."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar on stderr."),
 ) -> None:
     """Compute disentanglement metrics for many latents files; resumable with --out.
@@ -96,29 +97,103 @@ def evaluate(
     paths, unmatched = _expand(files)
     if workers is not None and scheduler is not None:
         raise InvalidInputError("pass --workers (a local cluster) or --scheduler (an existing one), not both.")
-    if workers is not None or scheduler is not None:
-        rows = _on_dask(paths, names, options, out, overwrite, backend, seed, workers, scheduler, no_progress)
-    else:
-        rows = []
-        for path in paths:
-            rows.append(evaluate_file(str(path), names, options, out=None if out is None else str(out),
-                                      overwrite=overwrite, backend=backend, random_state=seed,
-                                      progress=show_progress(no_progress)))
-            _say(rows[-1])
+    if out is not None:
+        _check_writable(out)
+    rows: list[dict] = []
+    try:
+        if workers is not None or scheduler is not None:
+            rows = _on_dask(paths, names, options, out, overwrite, backend, seed, workers, scheduler, no_progress)
+        else:
+            for path in paths:
+                rows.append(evaluate_file(str(path), names, options, out=None if out is None else str(out),
+                                          overwrite=overwrite, backend=backend, random_state=seed,
+                                          progress=show_progress(no_progress)))
+                _say(rows[-1])
+    except KeyboardInterrupt:
+        where = (f"the results of finished files are stored in {out}: rerun the same command to compute the rest"
+                 if out is not None else "nothing was stored (no --out): add --out DIR to keep results across runs")
+        print(f"interrupted after {len(rows)} of {len(paths)} files; {where}.", file=sys.stderr)
+        raise typer.Exit(130) from None
     failures = unmatched + sum(r.get("status") == "failed" for r in rows)
+    if csv is not None:
+        _write_csv(csv, rows)
     if format == OutputFormat.json:
         print_json(rows)
     elif rows:
-        ok = [r for r in rows if r.get("status") != "failed"]
-        cols = [c for c in _HEADLINE if any(c in r for r in ok)]
-        print_table(None, ["file", *[_SHORT.get(c, c) for c in cols]],
-                    [[r["file"], *[r.get(c, "") for c in cols]] for r in ok])
+        _print_scores(rows)
     for r in rows:
         if r.get("status") == "failed":
             print(f"error: {r['error']}", file=sys.stderr)
     if failures:
         print(f"{failures} of {len(rows) + unmatched} inputs failed (see the errors above).", file=sys.stderr)
         raise typer.Exit(1)
+
+
+def _labels(paths: list[str]) -> list[str]:
+    """Short column labels: the file stems, with the parent folder where stems repeat."""
+    stems = [Path(p).stem for p in paths]
+    return [f"{Path(p).parent.name}/{st}" if stems.count(st) > 1 else st for p, st in zip(paths, stems)]
+
+
+def _print_scores(rows: list[dict]) -> None:
+    """A score per row and a file per column (readable at 80 columns for a few files); the
+    file behind each column label is listed below the table."""
+    ok = [r for r in rows if r.get("status") != "failed"]
+    if not ok:
+        return
+    keys = [c for c in _HEADLINE if any(c in r for r in ok)]
+    labels = _labels([r["file"] for r in ok])
+    table = [[_SHORT.get(k, k), *[_fixed(r.get(k)) for r in ok]] for k in keys]
+    print_table(None, ["score", *labels], table)
+    if len(ok) > 1 or labels[0] != ok[0]["file"]:
+        for label, r in zip(labels, ok):
+            print(f"  {label}: {r['file']}")
+    for label, r in zip(labels, ok):
+        if "dci.disentanglement" in r:
+            st = json.loads(r.get("result_settings", "{}")).get("dci", {})
+            reg = st.get("regressor_settings", {})
+            shown = {k: reg[k] for k in ("max_depth", "n_rounds", "learning_rate", "importance", "C") if k in reg}
+            print(f"  DCI ({label}): {st.get('regressor', '?')} "
+                  + ", ".join(f"{k} {v}" for k, v in shown.items()) + f"; fitted on {r.get('dci.n_train', '?')} rows")
+
+
+def _fixed(v) -> str:
+    if v is None or v == "":
+        return ""
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    import csv as csvlib
+    import io
+
+    from ..io.atomic import write_text_atomic
+
+    keys = list(dict.fromkeys(k for r in rows for k in r if k != "warnings"))
+    buf = io.StringIO()
+    w = csvlib.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    write_text_atomic(path, buf.getvalue())
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse an --out folder that cannot be created or written, before any work."""
+    import tempfile
+
+    from ..errors import OutputExistsError
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".fastdci-probe-"):
+            pass
+    except FileExistsError:
+        raise OutputExistsError(f"--out {out} is a file, not a folder; choose a folder for the results.") from None
+    except OSError as exc:
+        from ..errors import InvalidInputError
+
+        raise InvalidInputError(f"cannot write results to --out {out} ({exc.strerror or exc}); make it writable "
+                                "or choose another folder.") from None
 
 
 def _say(row: dict) -> None:

@@ -82,10 +82,18 @@ class LatentsReader:
         self.validate = validate
         if not self.path.exists():
             raise MissingFileError(f"{self.path}: no such file. Check the path (write one with fastdci encode).")
+        if self.path.is_dir():
+            raise MissingFileError(f"{self.path}: is a folder, not a latents file. Pass the .h5 file inside it.")
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as exc:
-            msg = str(exc)
+            msg = " ".join(str(exc).split())
+            if "unable to lock file" in msg.lower():
+                raise _err(
+                    LatentsFileError, self.path, "is open for writing in another process (the HDF5 file is locked).",
+                    "Wait for that process (an encoder?) to finish, or stop it; a killed encoder's file "
+                    "opens again once it has exited.",
+                ) from exc
             if "truncated" in msg.lower():
                 raise _err(
                     LatentsFileError, self.path,
@@ -243,7 +251,17 @@ class LatentsReader:
                     )
 
     def _slice(self, start: int, stop: int, names: list[str]) -> dict:
-        out = {n: self._file[_FIELDS[n]][start:stop] for n in names}
+        out = {}
+        for n in names:
+            try:
+                out[n] = self._file[_FIELDS[n]][start:stop]
+            except OSError as exc:  # a chunk that does not decompress or read back
+                raise _err(
+                    LatentsFileError, self.path,
+                    f"rows {start}..{stop} of /{_FIELDS[n]} cannot be read: the file is corrupt "
+                    f"({' '.join(str(exc).split())}).",
+                    "Copy it again or write it again (fastdci encode --overwrite).",
+                ) from exc
         self._check_rows(out, start)
         return out
 

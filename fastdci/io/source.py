@@ -46,6 +46,20 @@ def _seed_key(random_state: Any) -> Any:
     return random_state if random_state is None or isinstance(random_state, int) else ("generator", id(random_state))
 
 
+def _check_orientation(latents_shape: tuple, factors_shape: tuple) -> None:
+    """Refuse arrays that look transposed: every metric here estimates statistics over rows, so
+    a code needs more rows (data points) than latents, and more rows than factors."""
+    n, n_latents = latents_shape
+    fix = ("which looks transposed (disentanglement_lib's codes x points layout): pass latents.T and "
+           "factors.T, or use fastdci.compat.disentanglement_lib. With truly fewer data points than that, "
+           "no metric can be estimated: encode more rows.")
+    if n <= n_latents:
+        raise InvalidInputError(f"latents have shape {latents_shape}: {n} rows for {n_latents} latents, {fix}")
+    if len(factors_shape) == 2 and factors_shape[0] <= factors_shape[1]:
+        raise InvalidInputError(f"factors have shape {factors_shape}: {factors_shape[0]} rows for "
+                                f"{factors_shape[1]} factors, {fix}")
+
+
 def _names(factor_names, n_factors: int) -> tuple[str, ...]:
     if factor_names is None:
         return tuple(f"factor_{k}" for k in range(n_factors))
@@ -132,6 +146,7 @@ class LatentsSource:
             )
         common_namespace(latents, factors)
         latents = check_latents(latents)
+        _check_orientation(tuple(int(s) for s in latents.shape), tuple(int(s) for s in np.shape(factors)))
         y = check_factors(factors, n_rows=int(latents.shape[0]), factor_sizes=factor_sizes,
                           factor_names=factor_names)
         self.path = None
@@ -310,6 +325,14 @@ class LatentsSource:
                 x = np.ascontiguousarray(to_numpy(x), dtype=float_dtype(x))
             return x, y
         return self.rows(test_idx, device), self.factors[test_idx]
+
+    def single_class_factors(self) -> list[str]:
+        """Names of the factors that take one class in these rows."""
+        if "single" not in self._cache:
+            f = self.factors
+            self._cache["single"] = [self.factor_names[k] for k in range(f.shape[1])
+                                     if f.shape[0] and (f[:, k] == f[0, k]).all()]
+        return self._cache["single"]
 
     def factor_index(self):
         """The :class:`~fastdci.metrics.interventions.factor_index.FactorIndex` over the factors."""

@@ -331,6 +331,13 @@ def compute(spec: MetricSpec, source: Any, options: Mapping[str, Any], *, backen
     from ..backend import resolve_device
 
     device = resolve_device(backend)
+    single = source.single_class_factors()
+    if single:
+        raise InvalidInputError(
+            f"{spec.name}: factor(s) {single} take a single class in these rows. Every metric refuses such a "
+            "factor: it carries no information (entropy 0), so it would divide by zero or add a trivial "
+            "perfect score. Drop the column(s), or evaluate rows where every factor varies."
+        )
     stat_opts, final_opts = spec.split_options(options)
     stats_fn: Callable = spec.load("statistics")
     finalize_fn: Callable = spec.load("finalize")

@@ -117,6 +117,8 @@ def evaluate_file(path: str, metrics: Sequence[str], metric_options: dict, *, ou
         row.update({f"{m}.{k}": v for m, r in report.items() if m in asked
                     for k, v in {**r.scores(), **r.counts()}.items()})
         row["settings"] = json.dumps(request["options"], sort_keys=True)
+        row["result_settings"] = json.dumps({m: r.settings for m, r in report.items() if m in asked},
+                                            sort_keys=True, default=str)
     except (FastDCIError, OSError, ValueError) as exc:
         row.update(status="failed", error=_error_line(path, exc))
     return row
@@ -138,7 +140,9 @@ def _merge(kept, new, todo: Sequence[str]):
 def _error_line(path: str, exc: BaseException) -> str:
     """One line naming the file (once) and the error."""
     text = " ".join(str(exc).split())
-    if isinstance(exc, OSError) and not isinstance(exc, FastDCIError):
+    if isinstance(exc, PermissionError):
+        text = f"permission denied ({text}); make the folder writable or choose another --out"
+    elif isinstance(exc, OSError) and not isinstance(exc, FastDCIError):
         text = f"cannot be read, it is probably corrupt ({text}); copy or write it again"
     return text if path in text else f"{path}: {text}"
 

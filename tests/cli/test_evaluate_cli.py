@@ -127,3 +127,35 @@ def test_report_writes_pngs_and_html(files, tmp_path):
         assert img.shape[0] > 200 and img.shape[1] > 200
         assert img.std() > 10, f"{p.name} looks blank"
     assert "mig" in page and "dci" in page
+
+
+def test_evaluate_out_not_writable_and_folder_as_file(files, tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    r = cli("evaluate", files / "m0.h5", "--metrics", "mig", "--out", blocker)
+    assert r.returncode == 1 and "is a file, not a folder" in r.stderr and r.stderr.count("\n") == 1
+    r = cli("evaluate", files, "--metrics", "mig")
+    assert r.returncode == 1 and "is a folder, not a latents file" in r.stderr
+    if os.geteuid() != 0:  # root writes anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        r = cli("evaluate", files / "m0.h5", "--metrics", "mig", "--out", ro / "sub")
+        assert r.returncode == 1 and "cannot write results" in r.stderr
+
+
+def test_evaluate_interrupted_says_what_was_stored(files, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "res"
+    many = [files / "m0.h5"] * 1 + [files / "m1.h5"]
+    proc = subprocess.Popen([sys.executable, "-m", "fastdci", "evaluate", *map(str, many), "--metrics", "dci",
+                             "--out", str(out), "--set", "dci.n_rounds=20000", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob("m0-*.json")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # while the second file is being computed
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted after 1 of 2 files" in err and "rerun the same command" in err

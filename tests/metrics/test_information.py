@@ -432,7 +432,7 @@ def test_bad_arguments_raise_with_the_fix(rng):
         mig_sup(x, y[:, :1])
     one_class = y.copy()
     one_class[:, 1] = 0
-    with pytest.raises(InvalidInputError, match=r"factor column\(s\) \[1\] take a single class"):
+    with pytest.raises(InvalidInputError, match=r"factor\(s\) \['factor_1'\] take a single class"):
         mig(x, one_class)
     bad = x.copy()
     bad[10, 3] = np.nan
