@@ -359,35 +359,15 @@ class LatentsSource:
         return table, [np.ascontiguousarray(remap[r]) for r in rows]
 
     def grid_coverage(self, others: bool = False) -> tuple[bool, str]:
-        """Whether the rows support the intervention metrics; if not, why.
+        """Whether the rows support the intervention metrics; if not, why (computed once).
 
-        One factor fixed, the others free (BetaVAE, FactorVAE, IRS): each factor needs at least
-        two values backed by two rows or more. ``others`` (Z-max, every factor fixed but one):
-        for each factor, at least half the rows must share all the other factors with another row.
-        """
+        See :func:`~fastdci.metrics.interventions.factor_index.grid_coverage`."""
         key = ("coverage", others)
-        if key in self._cache:
-            return self._cache[key]
-        factors, sizes = self.factors, np.asarray(self.factor_sizes)
-        verdict = (True, "")
-        for k, s in enumerate(sizes):
-            if (np.bincount(factors[:, k], minlength=s) >= 2).sum() < 2:
-                verdict = (False, f"factor {self.factor_names[k]} has fewer than two values with two or more "
-                                  "rows; encode more rows (the full grid: --rows all)")
-                break
-        if verdict[0] and others and len(sizes) > 1:
-            for k in range(len(sizes)):
-                rest = [j for j in range(len(sizes)) if j != k]
-                key_k = np.ravel_multi_index(tuple(factors[:, j] for j in rest), tuple(sizes[rest]))
-                _, inverse, counts = np.unique(key_k, return_inverse=True, return_counts=True)
-                shared = float(np.mean(counts[inverse] >= 2))
-                if shared < 0.5:
-                    verdict = (False, f"only {100 * shared:.1f}% of the rows share every factor but "
-                                      f"{self.factor_names[k]} with another row; Z-max needs (most of) the full "
-                                      "grid: encode it with --rows all")
-                    break
-        self._cache[key] = verdict
-        return verdict
+        if key not in self._cache:
+            from ..metrics.interventions.factor_index import grid_coverage
+
+            self._cache[key] = grid_coverage(self.factors, self.factor_sizes, self.factor_names, others=others)
+        return self._cache[key]
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:

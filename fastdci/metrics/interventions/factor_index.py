@@ -31,7 +31,7 @@ import numpy as np
 
 from ...errors import InvalidInputError
 
-__all__ = ["FactorIndex", "Grouping"]
+__all__ = ["FactorIndex", "Grouping", "grid_coverage"]
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Grouping:
@@ -321,3 +321,29 @@ class FactorIndex:
 
     def __repr__(self) -> str:
         return f"FactorIndex(rows={self.n_rows}, factor_sizes={list(self.factor_sizes)})"
+
+
+def grid_coverage(factors: np.ndarray, factor_sizes: Sequence[int], factor_names: Sequence[str], *,
+                  others: bool = False) -> tuple[bool, str]:
+    """Whether rows with these factor classes support the intervention metrics; if not, why.
+
+    One factor fixed, the others free (BetaVAE, FactorVAE, IRS): each factor needs at least
+    two values backed by two rows or more. ``others`` (Z-max, every factor fixed but one): for
+    each factor, at least half the rows must share all the other factors with another row (a
+    random subset of the grid does not; the full grid does).
+    """
+    sizes = np.asarray(factor_sizes)
+    for k, s in enumerate(sizes):
+        if (np.bincount(factors[:, k], minlength=s) >= 2).sum() < 2:
+            return False, (f"factor {factor_names[k]} has fewer than two values with two or more rows; encode "
+                           "more rows (the full grid: --rows all)")
+    if others and len(sizes) > 1:
+        for k in range(len(sizes)):
+            rest = [j for j in range(len(sizes)) if j != k]
+            key = np.ravel_multi_index(tuple(factors[:, j] for j in rest), tuple(sizes[rest]))
+            _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+            shared = float(np.mean(counts[inverse] >= 2))
+            if shared < 0.5:
+                return False, (f"only {100 * shared:.1f}% of the rows share every factor but {factor_names[k]} "
+                               "with another row; Z-max needs (most of) the full grid: encode it with --rows all")
+    return True, ""
