@@ -138,7 +138,7 @@ def test_report_reads_back_what_it_wrote(numpy_report, tmp_path):
 def test_results_record_the_variant(numpy_report):
     dci = numpy_report["dci"]
     assert dci.settings["regressor"] == "gbt" and dci.settings["n_rounds"] == 10
-    assert dci.settings["regressor_settings"]["max_depth"] == 1
+    assert dci.settings["regressor_settings"]["max_depth"] == 3  # "gbt": disentanglement_lib's depth
     assert dci.settings["test_size"] == 0.5 and dci.settings["random_state"] == 0
     assert numpy_report["mig"].settings == {"n_bins": 20, "discretizer": "uniform", "normalization": "factor"}
     assert "num_active_dims" in numpy_report["factor_vae"].counts()
@@ -172,7 +172,8 @@ def test_regressor_option_defaults_are_the_estimators():
     from fastdci.regressors.logistic import MultinomialLogistic
     from fastdci.regressors.stumps import GradientBoostedStumps
 
-    classes = {"gbt": GradientBoostedStumps, "logistic": MultinomialLogistic, "lasso": Lasso}
+    classes = {"gbt": GradientBoostedStumps, "stumps": GradientBoostedStumps, "logistic": MultinomialLogistic,
+               "lasso": Lasso}
     for opt in METRICS["dci"].options:
         if opt.when is None or opt.default is None:
             continue
@@ -182,11 +183,11 @@ def test_regressor_option_defaults_are_the_estimators():
 
 
 @pytest.mark.parametrize("given,pattern", [
-    ({"regressor": "forest"}, "regressor must be one of 'gbt', 'logistic', 'lasso'"),
-    ({"max_depth": 0}, "max_depth must be an integer >= 1; got 0"),
+    ({"regressor": "forest"}, "regressor must be one of 'gbt', 'stumps', 'logistic', 'lasso'"),
+    ({"max_depth": 0}, r"max_depth must be an integer >= 1 \(or None\); got 0"),
     ({"max_depth": True}, "max_depth must be an integer"),
     ({"test_size": 1.0}, "test_size must be > 0.0 and < 1.0; got 1.0"),
-    ({"regressor": "logistic", "max_depth": 3}, "max_depth applies only with regressor in \\['gbt'\\]"),
+    ({"regressor": "logistic", "max_depth": 3}, "max_depth applies only with regressor in \\['gbt', 'stumps'\\]"),
     ({"importance": "tree"}, "importance must be one of 'global', 'per_tree'"),
 ])
 def test_option_errors_are_one_line_with_the_fix(given, pattern):

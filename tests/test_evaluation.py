@@ -115,7 +115,7 @@ def test_grid_metrics_skipped_with_reason_when_rows_do_not_cover_grid():
         (dict(metrics="dci", dci=3), "options for dci must be a dict"),
         (dict(metrics="mig", dci={"max_depth": 3}), "options were given for dci, which is not being computed"),
         (dict(metrics="dci", dci={"max_dept": 3}), "dci has no option 'max_dept'. Did you mean 'max_depth'"),
-        (dict(metrics="dci", dci={"max_depth": "3"}), "dci option max_depth must be an integer >= 1; got '3'"),
+        (dict(metrics="dci", dci={"max_depth": "3"}), r"dci option max_depth must be an integer >= 1 \(or None\); got '3'"),
         (dict(metrics="mig", backend="tpu"), "backend must be"),
     ],
 )

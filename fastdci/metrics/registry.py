@@ -89,18 +89,19 @@ _DISCRETIZER = Option("discretizer", "str", "uniform", "uniform: disentanglement
 _INFO = BINNING = (_n_bins(), _DISCRETIZER)  # the information metrics' statistics options
 _TEST_SIZE = Option("test_size", "float", 0.5, "fraction of the rows held out for testing", low=0.0, high=1.0,
                     low_open=True, high_open=True)
-_GBT, _LOGISTIC, _LINEAR = ("gbt",), ("logistic",), ("logistic", "lasso")
+_GBT, _LOGISTIC, _LINEAR = ("gbt", "stumps"), ("logistic",), ("logistic", "lasso")
 _REG = "regressor"
 _DCI_OPTIONS = (
-    Option("regressor", "estimator", "gbt", "gbt, logistic, lasso, or an estimator with fit/score/"
-           "feature_importances_", choices=("gbt", "logistic", "lasso")),
+    Option("regressor", "estimator", "gbt", "gbt: boosted depth-3 trees (disentanglement_lib's); stumps: depth 1, "
+           "faster; logistic; lasso; or an estimator with fit/score/feature_importances_",
+           choices=("gbt", "stumps", "logistic", "lasso")),
     _TEST_SIZE,
     Option("max_train", "int", None, "fit on at most this many training rows (a recorded random subsample)",
            low=2, nullable=True),
     Option("n_rounds", "int", 100, "boosting rounds", low=1, when=(_REG, _GBT)),
     Option("learning_rate", "float", 0.1, "shrinkage of each round", low=0.0, low_open=True, when=(_REG, _GBT)),
-    Option("max_depth", "int", 1, "tree depth (scikit-learn's GradientBoostingClassifier uses 3)", low=1,
-           when=(_REG, _GBT)),
+    Option("max_depth", "int", None, "tree depth (default 3 for gbt, as scikit-learn's "
+           "GradientBoostingClassifier; 1 for stumps)", low=1, nullable=True, when=(_REG, _GBT)),
     Option("max_bins", "int", 255, "histogram bins per latent", low=2, high=256, when=(_REG, _GBT)),
     Option("importance", "str", "global", "global: scikit-learn >= 0.22; per_tree: < 0.22 (published tables)",
            choices=("global", "per_tree"), when=(_REG, _GBT)),

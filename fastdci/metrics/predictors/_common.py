@@ -21,15 +21,23 @@ def train_test(source, *, test_size: float, random_state: Any, device: str = "cp
     return x_train, y_train, x_test, y_test
 
 
+GBT_DEPTH = 3
+"""Depth of ``regressor="gbt"``: scikit-learn's ``GradientBoostingClassifier()`` default, which
+disentanglement_lib's DCI uses."""
+
+
 def make_regressor(regressor: Any, device: str, options: dict[str, Any]):
-    """(estimator, short name) for ``"gbt"``, ``"logistic"``, ``"lasso"`` or an estimator instance."""
+    """(estimator, short name) for ``"gbt"`` (depth-3 boosted trees), ``"stumps"`` (depth 1),
+    ``"logistic"``, ``"lasso"`` or an estimator instance."""
     if isinstance(regressor, str):
         opts = dict(options)
         opts.setdefault("device", device)
-        if regressor == "gbt":
+        if regressor in ("gbt", "stumps"):
             from ...regressors.stumps import GradientBoostedStumps
 
-            return GradientBoostedStumps(**opts), "gbt"
+            if opts.get("max_depth") is None:
+                opts["max_depth"] = GBT_DEPTH if regressor == "gbt" else 1
+            return GradientBoostedStumps(**opts), regressor
         if regressor == "logistic":
             from ...regressors.logistic import MultinomialLogistic
 
