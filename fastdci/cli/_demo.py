@@ -63,8 +63,27 @@ def demo(
     from ..report import score_rows, write_report
     from ..train import train
 
+    from ..errors import InvalidInputError
+
     dev = resolve_device(device)
     n_steps = steps if steps is not None else (GPU_STEPS if dev == "cuda" else CPU_STEPS)
+    # every option is checked before any work starts
+    if n_steps < 1:
+        raise InvalidInputError(f"--steps must be a positive number of training steps; got {n_steps}.")
+    if not beta >= 0:
+        raise InvalidInputError(f"--beta must be a non-negative KL weight; got {beta}.")
+    rows = rows or ("all" if dev == "cuda" else "lattice")
+    if rows == "lattice":
+        n_rows = lattice_rows()
+    elif rows == "all":
+        n_rows = "all"
+    else:
+        try:
+            n_rows = int(rows)
+        except ValueError:
+            raise InvalidInputError(f"--rows must be 'all', 'lattice' or a number; got {rows!r}.") from None
+        if not 2 <= n_rows <= 737_280:
+            raise InvalidInputError(f"--rows must be between 2 and 737280 (every dSprites image); got {n_rows}.")
     progress = show_progress(no_progress)
     say = (lambda msg: None) if no_progress else (lambda msg: print(msg, file=sys.stderr, flush=True))
     run_dir, latents = out / "run", out / "latents.h5"
@@ -82,18 +101,6 @@ def demo(
     else:
         say(f"      step {res.step} (already trained)")
 
-    rows = rows or ("all" if dev == "cuda" else "lattice")
-    if rows == "lattice":
-        n_rows = lattice_rows()
-    elif rows == "all":
-        n_rows = "all"
-    else:
-        try:
-            n_rows = int(rows)
-        except ValueError:
-            from ..errors import InvalidInputError
-
-            raise InvalidInputError(f"--rows must be 'all', 'lattice' or a number; got {rows!r}.") from None
     say(f"[2/4] encoding {len(n_rows) if rows == 'lattice' else rows} rows -> {latents}")
     done = False
     if latents.exists() and not overwrite:

@@ -42,3 +42,15 @@ def test_demo_tiny_run_and_resume(tmp_path):
     again = cli("demo", "--out", out, "--steps", 4, "--rows", 1500, "--no-progress", "--device", "cpu")
     assert again.returncode == 0, again.stderr[-3000:]
     assert (out / "latents.h5").stat().st_mtime_ns == latents_mtime  # finished work is reused
+
+
+@pytest.mark.parametrize("args,pattern", [
+    (["--rows", "lots"], "--rows must be 'all', 'lattice' or a number; got 'lots'"),
+    (["--rows", "1"], "--rows must be between 2 and 737280"),
+    (["--steps", "0"], "--steps must be a positive number"),
+])
+def test_demo_checks_its_options_before_training(tmp_path, args, pattern):
+    out = tmp_path / "demo"
+    r = cli("demo", "--out", out, "--no-progress", "--device", "cpu", *args)
+    assert r.returncode == 1 and pattern in r.stderr and r.stderr.count("\n") == 1
+    assert not (out / "run").exists()  # nothing was trained
