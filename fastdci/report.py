@@ -5,146 +5,45 @@ file and a training run) and writes into one folder:
 
 - ``dci_importance.png``: the DCI importance matrix (latents x factors) with per-latent
   disentanglement and per-factor completeness as margins;
-- ``mutual_information.png``: the normalised mutual information I(z_i; v_j) / H(v_j) behind MIG;
+- ``mutual_information.png``: the normalised mutual information I(z_i; v_j) / H(v_j) behind MIG,
+  with each factor's top two latents marked and its gap written under it;
 - ``latent_histograms.png``: each latent's histogram, coloured by the value of the factor it
   is most informative about;
-- ``reconstructions.png`` and ``traversals.png`` when a training run is given;
-- ``report.json`` and ``index.html`` (no server, no external resources).
+- ``kl_per_latent.png``: the mean KL of the encoder's posterior per latent, and which latents
+  are active, when the latents file stores ``/latents/logvar`` or a training run is given;
+- ``training_curves.png``, ``reconstructions.png`` and ``traversals.png`` (rows ordered by KL,
+  most active latent first) when a training run is given;
+- ``report.json`` and ``index.html``. Every link and image on the page is a file name in the
+  folder (relative), so the folder can be moved or shared; nothing is loaded from elsewhere.
+
+The page also lists, per metric, the settings the number was computed with.
 """
 
 from __future__ import annotations
 
-import html
-import os
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_dci", "plot_mutual_information", "plot_latent_histograms", "write_report", "score_rows"]
+from ._plots import (plot_dci, plot_kl, plot_latent_histograms, plot_losses, plot_mutual_information,
+                     plot_traversals)
+from ._report_html import render_html
 
+__all__ = ["plot_dci", "plot_kl", "plot_latent_histograms", "plot_losses", "plot_mutual_information",
+           "plot_traversals", "latent_kl", "score_rows", "write_report"]
 
-def _plt():
-    import matplotlib
+ACTIVE_VARIANCE = 0.01
+"""A latent is active when the variance over the data of its posterior mean exceeds this
+(the "active units" criterion of Burda et al., 2016)."""
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+KL_ROWS = 2048
+"""Images encoded to estimate the KL per latent when the latents file stores no log-variances."""
 
-    return plt
-
-
-def plot_dci(result, factor_names, path) -> Path:
-    """Heatmap of the DCI importance matrix with D per latent (right) and C per factor (bottom)."""
-    plt = _plt()
-    imp = np.asarray(result.importance, dtype=float)
-    L, K = imp.shape
-    d = np.asarray(result.disentanglement_per_latent)
-    c = np.asarray(result.completeness_per_factor)
-    fig = plt.figure(figsize=(1.1 * K + 3.2, 0.42 * L + 2.6), dpi=130)
-    gs = fig.add_gridspec(2, 3, width_ratios=[K, 1.3, 0.25], height_ratios=[L, 1.3], wspace=0.08, hspace=0.12)
-    ax = fig.add_subplot(gs[0, 0])
-    norm = imp / max(imp.max(), 1e-12)
-    im = ax.imshow(norm, cmap="viridis", vmin=0, vmax=1, aspect="auto")
-    for i in range(L):
-        for j in range(K):
-            ax.text(j, i, f"{imp[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if norm[i, j] < 0.6 else "black")
-    ax.set_yticks(range(L), [f"z{i}" for i in range(L)])
-    ax.tick_params(labelbottom=False)
-    ax.set_ylabel("latent")
-    ax.set_title(f"DCI importance (D = {result.disentanglement:.3f}, C = {result.completeness:.3f}, "
-                 f"I test = {result.informativeness_test:.3f})", fontsize=9)
-    axd = fig.add_subplot(gs[0, 1], sharey=ax)
-    # latents that carry no importance are drawn faint: their D does not count
-    from matplotlib.colors import to_rgba
-
-    weights = np.asarray(result.latent_weights)
-    axd.barh(range(L), d, color=[to_rgba("tab:orange", 1.0 if w > 1e-3 else 0.3) for w in weights])
-    axd.set_xlim(0, 1)
-    axd.set_xlabel("D per latent", fontsize=8)
-    axd.tick_params(labelleft=False, labelsize=7)
-    axc = fig.add_subplot(gs[1, 0], sharex=ax)
-    axc.bar(range(K), c, color="tab:blue")
-    axc.set_ylim(0, 1)
-    axc.set_ylabel("C", fontsize=8)
-    axc.set_xticks(range(K), list(factor_names), rotation=30, ha="right", fontsize=8)
-    axc.tick_params(labelsize=7)
-    cax = fig.add_subplot(gs[0, 2])
-    fig.colorbar(im, cax=cax, label="importance / max")
-    return _save(fig, path)
-
-
-def plot_mutual_information(result, factor_names, path) -> Path:
-    """Heatmap of I(z_i; v_j) / H(v_j), the normalised MI matrix MIG is computed from."""
-    plt = _plt()
-    mi = np.asarray(result.mutual_info, dtype=float)
-    h = np.asarray(result.factor_entropy, dtype=float)
-    nmi = mi / np.where(h > 0, h, 1.0)
-    L, K = nmi.shape
-    fig, ax = plt.subplots(figsize=(1.1 * K + 2.4, 0.42 * L + 1.8), dpi=130)
-    im = ax.imshow(nmi, cmap="magma", vmin=0, vmax=max(1e-12, min(1.0, nmi.max())), aspect="auto")
-    for i in range(L):
-        for j in range(K):
-            ax.text(j, i, f"{nmi[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if nmi[i, j] < 0.5 * nmi.max() else "black")
-    ax.set_xticks(range(K), list(factor_names), rotation=30, ha="right", fontsize=8)
-    ax.set_yticks(range(L), [f"z{i}" for i in range(L)])
-    ax.set_xlabel("factor")
-    ax.set_ylabel("latent")
-    ax.set_title(f"normalised mutual information I(z; v) / H(v)   (MIG = {result.score:.3f})", fontsize=9)
-    fig.colorbar(im, ax=ax, label="I / H(factor)")
-    return _save(fig, path)
-
-
-def plot_latent_histograms(latents, factors, factor_names, path, *, mutual_info=None, bins: int = 40,
-                           max_rows: int = 200_000, seed: int = 0) -> Path:
-    """One histogram per latent, stacked by the value of the factor it tells most about."""
-    plt = _plt()
-    latents = np.asarray(latents)
-    factors = np.asarray(factors)
-    if latents.shape[0] > max_rows:
-        idx = np.random.default_rng(seed).choice(latents.shape[0], max_rows, replace=False)
-        latents, factors = latents[idx], factors[idx]
-    L = latents.shape[1]
-    cols = min(5, L)
-    rows = int(np.ceil(L / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.3 * rows), dpi=110, squeeze=False)
-    for i in range(rows * cols):
-        ax = axes.flat[i]
-        if i >= L:
-            ax.axis("off")
-            continue
-        x = latents[:, i]
-        k = int(np.argmax(mutual_info[i])) if mutual_info is not None else 0
-        v = factors[:, k]
-        values = np.unique(v)
-        # at most 8 colour groups: bin the factor's values into ordered groups
-        groups = np.minimum((np.searchsorted(values, v) * 8) // max(len(values), 1), 7) if len(values) > 8 else \
-            np.searchsorted(values, v)
-        n_groups = int(groups.max()) + 1
-        lo, hi = float(x.min()), float(x.max())
-        edges = np.linspace(lo, hi if hi > lo else lo + 1, bins + 1)
-        cmap = plt.get_cmap("viridis", max(n_groups, 2))
-        data = [x[groups == g] for g in range(n_groups)]
-        ax.hist(data, bins=edges, stacked=True, color=[cmap(g) for g in range(n_groups)], linewidth=0)
-        ax.set_title(f"z{i}  coloured by {factor_names[k]}", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.set_yticks([])
-    fig.suptitle("latent histograms (colour: value of the factor each latent is most informative about; "
-                 "dark = low, yellow = high)", fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return path
+TRAVERSAL_VALUES = 11
+TRAVERSAL_LIMIT = 2.5
 
 
 def score_rows(report) -> list[list[Any]]:
@@ -156,30 +55,40 @@ def score_rows(report) -> list[list[Any]]:
     return rows
 
 
+def latent_kl(mean, logvar) -> np.ndarray:
+    """Mean over rows of KL(N(mean, exp(logvar)) || N(0, I)) per latent, in nats: shape (L,)."""
+    mean = np.asarray(mean, dtype=np.float64)
+    logvar = np.asarray(logvar, dtype=np.float64)
+    return 0.5 * np.mean(mean ** 2 + np.exp(logvar) - logvar - 1.0, axis=0)
+
+
 def write_report(report, out_dir, *, latents_path=None, checkpoint=None, title: str | None = None) -> Path:
     """Write the PNG plots, ``report.json`` and ``index.html`` for ``report`` into ``out_dir``.
 
     Parameters
     ----------
     report : Report
-        From :func:`fastdci.evaluate`.
+        From :func:`fastdci.evaluate` (or :meth:`fastdci.Report.from_json`).
     out_dir : str or Path
         Created if needed; existing plot files in it are replaced.
     latents_path : str or Path, optional
-        The latents file, for the per-latent histograms (defaults to the report's source).
+        The latents file, for the per-latent histograms and (when it stores ``/latents/logvar``)
+        the KL per latent; defaults to the report's source.
     checkpoint : str or Path, optional
-        A training run directory (``fastdci train --out RUN``): adds reconstructions and
-        latent traversals.
+        A training run directory (``fastdci train --out RUN``) or its ``checkpoint.pt``: adds
+        the KL per latent (from the file's log-variances, else from encoding :data:`KL_ROWS`
+        images), the training curves, reconstructions and latent traversals ordered by KL.
 
     Returns
     -------
     Path
-        The HTML page.
+        The HTML page. Its links and images are relative to its folder.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     names = report.provenance.get("factor_names", [])
     figures: list[tuple[str, str]] = []
+    notes: list[str] = []
     if "dci" in report:
         plot_dci(report["dci"], names, out / "dci_importance.png")
         figures.append(("dci_importance.png", "DCI importance matrix: which latent predicts which factor "
@@ -189,118 +98,159 @@ def write_report(report, out_dir, *, latents_path=None, checkpoint=None, title: 
         plot_mutual_information(report["mig"], names, out / "mutual_information.png")
         mi = np.asarray(report["mig"].mutual_info)
         figures.append(("mutual_information.png", "Normalised mutual information between each latent and each "
-                        "factor; MIG is the mean gap between the top two entries of each column."))
+                        "factor. In each column the solid box is the latent with the most information and the "
+                        "dashed box the runner-up; their difference is the factor's gap, and MIG is the mean gap."))
     src = latents_path or report.provenance.get("source")
-    if src and src != "arrays" and Path(src).exists():
-        from .io import open_latents
-
-        with open_latents(src) as r:
-            n = min(r.n_rows, 200_000)
-            chunk = r.sample(n, random_state=0, fields=["mean", "classes"]) if n < r.n_rows else \
-                r.read(fields=["mean", "classes"])
+    chunk = None
+    if src and src != "arrays" and Path(src).is_file():
+        chunk = _read_latents(Path(src))
         plot_latent_histograms(chunk.mean, chunk.classes, names, out / "latent_histograms.png", mutual_info=mi)
         figures.append(("latent_histograms.png", "Each latent's distribution, coloured by the factor it is most "
                         "informative about."))
-    if checkpoint is not None:
-        figures += _run_figures(Path(checkpoint), out)
+    elif src and src != "arrays":
+        notes.append(f"No latent histograms: the latents file {src} is not there (pass it to fastdci report).")
+    run = None if checkpoint is None else Path(checkpoint)
+    if run is not None and run.is_file():
+        run = run.parent
+    model = _Model(run) if run is not None else None
+    kl = _kl_table(chunk, model)
+    if kl is not None:
+        plot_kl(kl["kl"], out / "kl_per_latent.png", active=kl["active"])
+        figures.append(("kl_per_latent.png", f"Mean KL divergence of the encoder's posterior from the prior, per "
+                        f"latent ({kl['source']}). Active latents (variance of the posterior mean over the data "
+                        f"> {ACTIVE_VARIANCE}) are drawn solid."))
+    if run is not None:
+        figures += _run_figures(run, out, model, kl, notes)
     report.to_json(out / "report.json")
     page = out / "index.html"
-    page.write_text(_html(report, figures, title or f"fastdci report: {Path(str(src)).name if src else 'arrays'}"))
+    page.write_text(render_html(report, figures, title or f"fastdci report: {Path(str(src)).name if src else 'arrays'}",
+                                kl=kl, notes=notes))
     return page
 
 
-def _run_figures(run: Path, out: Path) -> list[tuple[str, str]]:
-    """Reconstructions and traversals of a training run (rendered now if the run lacks them)."""
-    from .train.rundir import RECONSTRUCTIONS_NAME, TRAVERSALS_NAME
+def _read_latents(src: Path):
+    from .io import open_latents
+
+    with open_latents(src) as r:
+        fields = ["mean", "classes"] + (["logvar"] if r.has_logvar else []) + ["index"]
+        n = min(r.n_rows, 200_000)
+        return r.sample(n, random_state=0, fields=fields) if n < r.n_rows else r.read(fields=fields)
+
+
+class _Model:
+    """The run's model and dataset, loaded on first use."""
+
+    def __init__(self, run: Path):
+        self.run = run
+        self._loaded = None
+
+    def get(self):
+        if self._loaded is None:
+            from .data import DSprites
+            from .train import load_checkpoint
+
+            model, ckpt = load_checkpoint(self.run)
+            data = ckpt["config"].get("data")
+            self._loaded = (model, DSprites(data) if data else DSprites(), ckpt["config"])
+        return self._loaded
+
+
+def _kl_table(chunk, model: _Model | None) -> dict | None:
+    """KL and activity per latent from the file's log-variances, else by encoding images; None without either."""
+    if chunk is not None and chunk.logvar is not None:
+        mean, logvar = chunk.mean, chunk.logvar
+        source = f"the latents file's /latents/logvar over {len(mean):,} rows"
+    elif model is not None:
+        import torch
+
+        net, dataset, cfg = model.get()
+        if chunk is not None and chunk.index is not None:
+            idx = np.random.default_rng(0).permutation(chunk.index)[:KL_ROWS]
+        else:
+            idx = np.random.default_rng(int(cfg.get("seed", 0))).choice(len(dataset), min(KL_ROWS, len(dataset)),
+                                                                          replace=False)
+        idx = np.sort(idx)
+        means, logvars = [], []
+        with torch.inference_mode():
+            for s in range(0, len(idx), 256):
+                m, lv = net.encode(dataset.images_torch(idx[s:s + 256], "cpu"))
+                means.append(m.float().numpy())
+                logvars.append(lv.float().numpy())
+        mean, logvar = np.concatenate(means), np.concatenate(logvars)
+        source = f"{len(idx):,} images encoded with the run's checkpoint"
+    else:
+        return None
+    kl = latent_kl(mean, logvar)
+    var = np.var(np.asarray(mean, dtype=np.float64), axis=0)
+    return {"kl": kl, "variance": var, "active": var > ACTIVE_VARIANCE, "source": source,
+            "threshold": ACTIVE_VARIANCE,
+            "order": np.argsort(-kl, kind="stable")}
+
+
+def _run_figures(run: Path, out: Path, model: _Model, kl: dict | None, notes: list[str]) -> list[tuple[str, str]]:
+    """Training curves, reconstructions and KL-ordered traversals of a training run."""
+    from .train.rundir import LOSSES_NAME, RECONSTRUCTIONS_NAME
 
     figs = []
-    if not all((run / n).exists() for n in (RECONSTRUCTIONS_NAME, TRAVERSALS_NAME)):
-        from .data import DSprites
-        from .train import load_checkpoint, save_reconstructions, save_traversals
+    records = _read_losses(run / LOSSES_NAME)
+    if records:
+        plot_losses(records, out / "training_curves.png")
+        figs.append(("training_curves.png", f"Training curves from {LOSSES_NAME}: each loss term averaged over "
+                     "each logging window."))
+    else:
+        notes.append(f"No training curves: the run has no readable {LOSSES_NAME}.")
+    if (run / RECONSTRUCTIONS_NAME).exists():
+        if run.resolve() != out.resolve():
+            shutil.copyfile(run / RECONSTRUCTIONS_NAME, out / RECONSTRUCTIONS_NAME)
+    else:
+        from .train import save_reconstructions
 
-        model, ckpt = load_checkpoint(run)
-        data = ckpt["config"].get("data")
-        dataset = DSprites(data) if data else DSprites()
-        save_reconstructions(model, dataset, out / RECONSTRUCTIONS_NAME)
-        save_traversals(model, dataset, out / TRAVERSALS_NAME)
-        run = out
-    for name, caption in ((RECONSTRUCTIONS_NAME, "Reconstructions: inputs (top) and the decoder's output (bottom)."),
-                          (TRAVERSALS_NAME, "Latent traversals: row z_i sets latent i to evenly spaced values from "
-                           "-2.5 to 2.5, the others fixed at the posterior mean of the input (first column); a row "
-                           "that does not change is an inactive latent.")):
-        if (run / name).exists():
-            if name == TRAVERSALS_NAME:
-                import inspect
-
-                from .train import save_traversals
-
-                params = inspect.signature(save_traversals).parameters
-                _label_traversals(run / name, out / name, cols=params["n_values"].default + 1,
-                                  limit=params["limit"].default)
-            elif run != out:
-                shutil.copyfile(run / name, out / name)
-            figs.append((name, caption))
+        net, dataset, _ = model.get()
+        save_reconstructions(net, dataset, out / RECONSTRUCTIONS_NAME)
+    figs.append((RECONSTRUCTIONS_NAME, "Reconstructions: inputs (top) and the decoder's output (bottom)."))
+    _traversals(model, kl, out / "traversals.png")
+    figs.append(("traversals.png", f"Latent traversals, one row per latent ordered by KL (most active first; each "
+                 f"row names its latent and KL): the row sets that latent to evenly spaced values from "
+                 f"-{TRAVERSAL_LIMIT} to {TRAVERSAL_LIMIT}, the others fixed at the posterior mean of the input "
+                 "(first column). A row that does not change is an inactive latent."))
     return figs
 
 
-def _label_traversals(src: Path, dst: Path, cols: int = 12, limit: float = 2.5) -> Path:
-    """Redraw a traversal grid (rows = latents, first column = the input) with labelled axes."""
-    from PIL import Image
-
-    plt = _plt()
-    img = np.asarray(Image.open(src).convert("L"))
-    # the grid is square tiles with a thin border: count the rows from the aspect ratio
-    rows = max(1, round(img.shape[0] / (img.shape[1] / cols)))
-    fig, ax = plt.subplots(figsize=(cols * 0.75 + 1, rows * 0.75 + 0.8), dpi=120)
-    ax.imshow(img, cmap="gray", vmin=0, vmax=255)
-    h, w = img.shape[0] / rows, img.shape[1] / cols
-    ax.set_yticks([(i + 0.5) * h for i in range(rows)], [f"z{i}" for i in range(rows)])
-    values = np.linspace(-limit, limit, cols - 1)
-    ax.set_xticks([(j + 0.5) * w for j in range(cols)], ["input"] + [f"{v:+.1f}" for v in values], fontsize=8)
-    ax.set_xlabel("value of the traversed latent")
-    ax.set_ylabel("latent")
-    ax.set_title("latent traversals", fontsize=10)
-    return _save(fig, dst)
+def _read_losses(path: Path) -> list[dict]:
+    """The records of ``losses.jsonl`` (a torn or foreign line is skipped)."""
+    if not path.exists():
+        return []
+    recs = []
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and isinstance(rec.get("step"), (int, float)):
+            recs.append(rec)
+    return recs
 
 
-def _html(report, figures, title: str) -> str:
-    esc = html.escape
-    rows = "".join(
-        f"<tr><td>{esc(m)}</td><td>{esc(k)}</td><td>{v:.4g}</td></tr>" for m, k, v in score_rows(report)
-    )
-    skipped = "".join(f"<li><b>{esc(m)}</b>: {esc(r)}</li>" for m, r in report.skipped.items())
-    failed = "".join(f"<li><b>{esc(m)}</b>: {esc(r)}</li>" for m, r in report.failed.items())
-    warned = "".join(f"<li><b>{esc(m)}</b>: {esc(w)}</li>" for m, ws in report.provenance.get("warnings", {}).items()
-                     for w in ws)
-    prov = report.provenance
-    secs = prov.get("seconds", {})
-    timing = ", ".join(f"{esc(m)} {t:.2f} s" for m, t in secs.items())
-    figs = "".join(
-        f'<figure><img src="{esc(name)}" alt="{esc(name)}"><figcaption>{esc(cap)}</figcaption></figure>'
-        for name, cap in figures
-    )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
-table {{ border-collapse: collapse; }} td, th {{ padding: 3px 12px; border-bottom: 1px solid #ddd; }}
-td:last-child {{ text-align: right; font-variant-numeric: tabular-nums; }}
-figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; border: 1px solid #eee; }}
-figcaption {{ color: #555; font-size: 0.9em; }} .meta {{ color: #555; font-size: 0.9em; }}
-</style></head><body>
-<h1>{esc(title)}</h1>
-<p class="meta">source: {esc(str(prov.get('source')))} &middot; rows: {prov.get('rows')} &middot;
-factors: {esc(', '.join(f'{n} ({s})' for n, s in zip(prov.get('factor_names', []), prov.get('factor_sizes', []))))}
-&middot; backend: {esc(str(prov.get('backend')))} &middot; seed: {prov.get('random_state')}
-&middot; fastdci {esc(prov.get('versions', {}).get('fastdci', '?'))} &middot; {esc(str(prov.get('date')))}</p>
-<h2>Scores</h2>
-<table><tr><th>metric</th><th>score</th><th>value</th></tr>{rows}</table>
-{f'<h3>Skipped</h3><ul>{skipped}</ul>' if skipped else ''}
-{f'<h3>Failed</h3><ul>{failed}</ul>' if failed else ''}
-{f'<h3>Warnings</h3><ul>{warned}</ul>' if warned else ''}
-<p class="meta">time per metric: {timing}</p>
-<h2>Figures</h2>
-{figs}
-<p class="meta">All numbers: <a href="report.json">report.json</a>.</p>
-</body></html>
-"""
+def _traversals(model: _Model, kl: dict | None, path: Path) -> Path:
+    import torch
+
+    net, dataset, cfg = model.get()
+    idx = np.sort(np.random.default_rng(int(cfg.get("seed", 0)) + 1).choice(len(dataset), 1, replace=False))
+    values = np.linspace(-TRAVERSAL_LIMIT, TRAVERSAL_LIMIT, TRAVERSAL_VALUES)
+    if kl is not None and len(kl["kl"]) != net.latent_dim:
+        from .errors import InvalidInputError
+
+        raise InvalidInputError(f"the latents file has {len(kl['kl'])} latents but the checkpoint's model has "
+                                f"{net.latent_dim}: pass the run that encoded the file (--checkpoint).")
+    order = kl["order"] if kl is not None else np.arange(net.latent_dim)
+    with torch.inference_mode():
+        x = dataset.images_torch(idx, "cpu")
+        mean, _ = net.encode(x)
+        rows = []
+        for latent in order:
+            z = mean.repeat(len(values), 1)
+            z[:, latent] = torch.as_tensor(values, dtype=z.dtype)
+            ims = torch.sigmoid(net.decode(z)).float()[:, 0].numpy()
+            rows.append(np.concatenate([x[:, 0].float().numpy(), ims]))
+    labels = [f"z{i}  KL {kl['kl'][i]:.3g}" if kl is not None else f"z{i}" for i in order]
+    return plot_traversals(np.stack(rows), labels, path, values=values)

@@ -44,6 +44,7 @@ from . import _inspect  # noqa: E402,F401
 from . import _train  # noqa: E402,F401
 from . import _encode  # noqa: E402,F401
 from . import _evaluate  # noqa: E402,F401
+from . import _report  # noqa: E402,F401
 from . import _demo  # noqa: E402,F401
 from . import _metrics  # noqa: E402,F401
 from . import _sweep  # noqa: E402,F401

@@ -231,29 +231,3 @@ _SHORT = {"mig.mig": "MIG", "dci.disentanglement": "DCI-D", "dci.completeness": 
           "explicitness.explicitness_test": "explicitness", "beta_vae.eval_accuracy": "BetaVAE",
           "factor_vae.eval_accuracy": "FactorVAE", "z_max.eval_accuracy": "Z-max", "irs.irs": "IRS",
           "mig_sup.mig_sup": "MIG-sup", "jemmig.jemmig": "JEMMIG", "dcimig.dcimig": "DCIMIG"}
-
-
-@app.command()
-def report(
-    file: Path = typer.Argument(..., help="A latents file (.h5)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the PNG plots, report.json and index.html."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Training run folder: adds "
-                                              "reconstructions and latent traversals."),
-    metrics: str = typer.Option("all", "--metrics", "-m", help="Comma-separated metrics or families, or 'all'."),
-    backend: str = typer.Option("auto", "--backend", help="auto, cpu or cuda."),
-    seed: int = typer.Option(0, "--seed"),
-    set_: List[str] = typer.Option([], "--set", help="Metric option METRIC.OPTION=VALUE."),
-    no_progress: bool = typer.Option(False, "--no-progress"),
-) -> None:
-    """Evaluate FILE and write PNG plots and a static HTML page into --out."""
-    from ..evaluation import evaluate as run
-    from ..report import score_rows, write_report
-
-    rep = run(file, metrics, backend=backend, random_state=seed, progress=show_progress(no_progress),
-              **_parse_sets(set_))
-    page = write_report(rep, out, latents_path=file, checkpoint=checkpoint)
-    print_table(None, ["metric", "score", "value"], score_rows(rep))
-    print_problems(rep)
-    typer.echo(f"report: {page}")
-    if rep.failed:
-        raise typer.Exit(1)
