@@ -208,3 +208,21 @@ def test_sweep_command(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("computed") == 2
     assert len(pd.read_csv(out / "sweep.csv")) == 2
+
+
+def test_comparison_across_seeds(tmp_path):
+    from PIL import Image
+
+    from fastdci.sweep import plot_comparison, summarize
+
+    table = pd.DataFrame({"objective": ["beta"] * 4 + ["tcvae"] * 2, "beta": [1.0, 1.0, 4.0, 4.0, 4.0, 4.0],
+                          "seed": [0, 1, 0, 1, 0, 1], "status": ["computed"] * 5 + ["failed"],
+                          "mig.mig": [0.1, 0.3, 0.2, 0.2, 0.5, np.nan], "sap.sap": [0.0, 0.2, 0.1, 0.3, 0.4, np.nan]})
+    s = summarize(table)
+    assert list(zip(s.objective, s.beta)) == [("beta", 1.0), ("beta", 4.0), ("tcvae", 4.0)]
+    assert s["mig.mig.mean"].tolist() == pytest.approx([0.2, 0.2, 0.5])
+    assert s["mig.mig.sd"].tolist()[:2] == pytest.approx([np.std([0.1, 0.3], ddof=1), 0.0])
+    assert np.isnan(s["mig.mig.sd"].tolist()[2]) and s["runs"].tolist() == [2, 2, 1]  # the failed run is left out
+    png = plot_comparison(s, tmp_path / "c.png")
+    img = np.asarray(Image.open(png).convert("L"), dtype=float)
+    assert img.shape[1] > 400 and img.std() > 10

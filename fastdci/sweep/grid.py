@@ -5,7 +5,8 @@ Each model is one task with its own folder ``OUT/runs/<objective>-beta<beta>-see
 checkpoint, encoding from the rows already written, and a result whose file and settings are
 unchanged is kept; so a killed sweep, rerun with the same command, finishes only what is
 missing. The return is one table, a row per model, also written as ``OUT/sweep.csv`` and
-``OUT/sweep.parquet``.
+``OUT/sweep.parquet``; ``OUT/comparison.csv`` and ``OUT/comparison.png`` give each (objective,
+beta)'s mean ± sd over its seeds (:mod:`.compare`).
 """
 
 from __future__ import annotations
@@ -142,6 +143,12 @@ def sweep(out: str | os.PathLike, *, objectives: Sequence[str] = ("beta",), beta
     out_p.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_p / "sweep.csv", index=False)
     table.to_parquet(out_p / "sweep.parquet", index=False)
+    from .compare import plot_comparison, summarize
+
+    summary = summarize(table)
+    if len(summary):
+        summary.to_csv(out_p / "comparison.csv", index=False)
+        plot_comparison(summary, out_p / "comparison.png")
     write_text_atomic(out_p / "sweep.json", json.dumps({"objectives": list(objectives), "betas": list(betas),
                                                   "seeds": list(seeds), "steps": steps, "rows": rows,
                                                   "metrics": names}, indent=1))
