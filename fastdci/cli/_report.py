@@ -12,8 +12,8 @@ from ._common import print_table, show_progress
 
 
 def _load_result(path: Path, file: Optional[Path]):
-    """The report stored at ``path``: a ``Report.to_json`` file, an ``evaluate --out`` result, or
-    the ``evaluate --out`` folder (then FILE's result in it)."""
+    """The report stored at ``path`` (a ``Report.to_json`` file, an ``evaluate --out`` result, or
+    the ``evaluate --out`` folder, then FILE's result in it) and the latents file it was computed on."""
     from ..errors import InvalidInputError, MissingFileError
     from ..evaluation import Report
 
@@ -45,7 +45,7 @@ def _load_result(path: Path, file: Optional[Path]):
     if file is not None and stored_for not in (None, "arrays") and Path(stored_for).resolve() != file.resolve():
         raise InvalidInputError(f"--from {path} holds the result of {stored_for}, not {file}; pass that file's "
                                 "result or drop FILE.")
-    return report
+    return report, None if stored_for in (None, "arrays") else Path(stored_for)
 
 
 def _only(report, metrics: str):
@@ -92,11 +92,10 @@ def report(
         if set_:
             raise InvalidInputError("--set changes how metrics are computed, but --from reuses a stored result; "
                                     "drop --set, or drop --from to evaluate again.")
-        rep = _load_result(from_, file)
+        rep, stored_for = _load_result(from_, file)
         if metrics is not None:
             rep = _only(rep, metrics)
-        source = rep.provenance.get("source")
-        latents = file if file is not None else (Path(source) if source and source != "arrays" else None)
+        latents = file if file is not None else stored_for
     else:
         if file is None:
             raise InvalidInputError("name a latents file (fastdci report FILE --out DIR) or a stored result "
