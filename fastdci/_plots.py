@@ -157,7 +157,8 @@ def plot_kl(kl, path, *, active=None) -> Path:
     fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * L + 1.5), 2.8), dpi=130)
     ax.bar(range(L), kl, color=[to_rgba("tab:green", 1.0 if a else 0.3) for a in active])
     for i, v in enumerate(kl):
-        ax.text(i, v, f"{v:.3g}", ha="center", va="bottom", fontsize=7)
+        if v >= 0.01 * kl.max():  # labels of near-zero bars would only crowd the axis
+            ax.text(i, v, f"{v:.3g}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(L), [f"z{i}" for i in range(L)], fontsize=8)
     ax.set_ylabel("mean KL (nats)")
     ax.set_ylim(0, max(float(kl.max()) * 1.15, 1e-3))
