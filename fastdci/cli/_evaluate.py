@@ -208,7 +208,7 @@ def _say(row: dict) -> None:
 
 def _on_dask(paths, names, options, out, overwrite, backend, seed, workers, scheduler, no_progress) -> list[dict]:
     from ..sweep import evaluate_many, local_client
-    from ..sweep.many import _need_dask
+    from ..sweep.many import _need_dask, close_client
 
     distributed = _need_dask()
     client = distributed.Client(scheduler) if scheduler is not None else local_client(workers)
@@ -216,10 +216,7 @@ def _on_dask(paths, names, options, out, overwrite, backend, seed, workers, sche
         table = evaluate_many(paths, names, client=client, out=out, overwrite=overwrite, backend=backend,
                               random_state=seed, progress=not no_progress, **options)
     finally:
-        cluster = getattr(client, "cluster", None) if scheduler is None else None
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        close_client(client)
     rows = [{k: v for k, v in r.items() if v == v} for r in table.to_dict("records")]  # drop NaN cells
     for r in rows:
         _say(r)

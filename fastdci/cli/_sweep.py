@@ -42,7 +42,7 @@ def sweep(
     from ..errors import InvalidInputError
     from ..sweep import local_client
     from ..sweep import sweep as run_sweep
-    from ..sweep.many import _need_dask
+    from ..sweep.many import _need_dask, close_client
     from ._evaluate import _parse_sets
 
     if workers is not None and scheduler is not None:
@@ -56,10 +56,7 @@ def sweep(
                           metrics=metrics, client=client, progress=not no_progress,
                           train_options={"device": device}, **_parse_sets(set_))
     finally:
-        cluster = getattr(client, "cluster", None) if scheduler is None else None
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        close_client(client)
     rows_out = [{k: v for k, v in r.items() if v == v} for r in table.to_dict("records")]
     if format == OutputFormat.json:
         print_json(rows_out)

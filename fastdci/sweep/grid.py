@@ -100,9 +100,8 @@ def sweep(out: str | os.PathLike, *, objectives: Sequence[str] = ("beta",), beta
     from ..io.atomic import write_text_atomic
     from ..metrics.registry import resolve_metrics
     from ..train import TrainConfig
-    from .many import _bar, _need_dask, local_client
+    from .many import run_tasks
 
-    distributed = _need_dask()
     names = resolve_metrics(metrics)
     check_metric_options(names, metric_options)
     out_p = Path(out)
@@ -114,32 +113,16 @@ def sweep(out: str | os.PathLike, *, objectives: Sequence[str] = ("beta",), beta
         cfg = dict(train_options or {}, objective=objective, beta=float(beta), seed=int(seed), steps=int(steps))
         TrainConfig(out=str(_model_dir(out_p, objective, beta, seed) / "run"), **cfg).validate()  # fail early
         configs.append(cfg)
-    own = client is None
-    client = local_client(n_workers) if own else client
-    rows_out: dict[int, dict] = {}
-    try:
-        futures = {client.submit(train_encode_evaluate, str(_model_dir(out_p, c["objective"], c["beta"], c["seed"])),
-                                 c, rows=rows, metrics=names, metric_options=dict(metric_options),
-                                 random_state=random_state, pure=False): i for i, c in enumerate(configs)}
-        bar = _bar(progress, len(configs))
-        for future in distributed.as_completed(futures):
-            i = futures[future]
-            try:
-                rows_out[i] = future.result()
-            except Exception as exc:  # a worker died
-                c = configs[i]
-                rows_out[i] = {"objective": c["objective"], "beta": c["beta"], "seed": c["seed"],
-                               "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-            if bar is not None:
-                bar.advance(rows_out[i])
-        if bar is not None:
-            bar.close()
-    finally:
-        if own:
-            cluster = client.cluster
-            client.close()
-            cluster.close()
-    table = pd.DataFrame([rows_out[i] for i in range(len(configs))])
+    calls = [(train_encode_evaluate, (str(_model_dir(out_p, c["objective"], c["beta"], c["seed"])), c),
+              dict(rows=rows, metrics=names, metric_options=dict(metric_options), random_state=random_state))
+             for c in configs]
+
+    def failed(i: int, exc: BaseException) -> dict:
+        c = configs[i]
+        return {"objective": c["objective"], "beta": c["beta"], "seed": c["seed"], "status": "failed",
+                "error": f"{type(exc).__name__}: {exc}"}
+
+    table = pd.DataFrame(run_tasks(calls, client=client, n_workers=n_workers, failed=failed, progress=progress))
     out_p.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_p / "sweep.csv", index=False)
     table.to_parquet(out_p / "sweep.parquet", index=False)

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from ..errors import FastDCIError, InvalidInputError, MissingDependencyError, MissingFileError
 from . import _store
 
-__all__ = ["evaluate_many", "local_client"]
+__all__ = ["close_client", "evaluate_many", "local_client", "run_tasks"]
 
 SUMMARY = "summary"
 
@@ -71,6 +71,48 @@ def _gpu_cluster(distributed, env: dict):
         "nthreads": 1, "env": dict(env, CUDA_VISIBLE_DEVICES=str(i))}} for i in range(torch.cuda.device_count())}
     scheduler = {"cls": distributed.Scheduler, "options": {"dashboard_address": None}}
     return distributed.SpecCluster(workers=workers, scheduler=scheduler)
+
+
+def close_client(client) -> None:
+    """Close a client, and its cluster when the client started one (a local cluster)."""
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def run_tasks(calls: Sequence[tuple], *, client: Any = None, n_workers: int | None = None, failed=None,
+              progress: bool = True) -> list:
+    """Run ``calls`` (``(function, args, kwargs)``) as Dask tasks; their results in call order.
+
+    ``client`` None starts a local cluster (closed at the end). A task that raises (a worker
+    died, say) gives ``failed(i, exception)`` instead. A progress bar counts completed tasks.
+    """
+    distributed = _need_dask()
+    own = client is None
+    client = local_client(n_workers) if own else client
+    run = uuid.uuid4().hex[:8]  # task keys unique per call: Dask must not hand back an earlier call's result
+    out: dict[int, Any] = {}
+    try:
+        futures = {client.submit(fn, *args, key=f"fastdci-{fn.__name__}-{run}-{i}", pure=False, **kwargs): i
+                   for i, (fn, args, kwargs) in enumerate(calls)}
+        bar = _bar(progress, len(calls))
+        for future in distributed.as_completed(futures):
+            i = futures[future]
+            try:
+                out[i] = future.result()
+            except Exception as exc:
+                if failed is None:
+                    raise
+                out[i] = failed(i, exc)
+            if bar is not None:
+                bar.advance(out[i])
+        if bar is not None:
+            bar.close()
+    finally:
+        if own:
+            close_client(client)
+    return [out[i] for i in range(len(calls))]
 
 
 def evaluate_file(path: str, metrics: Sequence[str], metric_options: dict, *, out: str | None, overwrite: bool,
@@ -198,40 +240,22 @@ def evaluate_many(
     from ..evaluation import check_metric_options
     from ..metrics.registry import check_random_state, resolve_metrics
 
-    distributed = _need_dask()
     names = resolve_metrics(metrics)
     check_metric_options(names, metric_options)  # one clear error before any task starts
     random_state = check_random_state(random_state)
     files = [str(p) for p in dict.fromkeys(os.fspath(p) for p in paths)]
     if not files:
         raise InvalidInputError("no latents files were given; pass at least one path.")
-    own = client is None
-    client = local_client(n_workers) if own else client
-    rows: dict[str, dict] = {}
-    run = uuid.uuid4().hex[:8]  # task keys unique per call: Dask must not hand back an earlier call's result
-    try:
-        futures = {client.submit(evaluate_file, f, names, dict(metric_options), out=None if out is None else str(out),
-                                 overwrite=overwrite, backend=backend, random_state=random_state,
-                                 key=f"fastdci-evaluate-{_store.file_identity(f)}-{run}-{i}", pure=False): f
-                   for i, f in enumerate(files)}
-        bar = _bar(progress, len(files))
-        for future in distributed.as_completed(futures):
-            f = futures[future]
-            try:
-                rows[f] = future.result()
-            except Exception as exc:  # a worker died or the task could not run
-                rows[f] = {"file": f, "identity": _store.file_identity(f), "status": "failed",
-                           "error": f"{f}: {type(exc).__name__}: {exc}"}
-            if bar is not None:
-                bar.advance(rows[f])
-        if bar is not None:
-            bar.close()
-    finally:
-        if own:
-            cluster = client.cluster
-            client.close()
-            cluster.close()
-    table = pd.DataFrame([rows[f] for f in files])
+    calls = [(evaluate_file, (f, names, dict(metric_options)),
+              dict(out=None if out is None else str(out), overwrite=overwrite, backend=backend,
+                   random_state=random_state)) for f in files]
+
+    def failed(i: int, exc: BaseException) -> dict:
+        return {"file": files[i], "identity": _store.file_identity(files[i]), "status": "failed",
+                "error": f"{files[i]}: {type(exc).__name__}: {exc}"}
+
+    rows = run_tasks(calls, client=client, n_workers=n_workers, failed=failed, progress=progress)
+    table = pd.DataFrame(rows)
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
         table.to_csv(Path(out) / f"{SUMMARY}.csv", index=False)

@@ -78,7 +78,7 @@ def information_out_of_core(path: str | os.PathLike, metrics: str | Sequence[str
     from ..kernels import cpu as _cpu
     from ..metrics.information._counts import InformationStats
     from ..metrics.registry import METRICS, resolve_metrics
-    from .many import _need_dask, local_client
+    from .many import _need_dask, close_client, local_client
 
     names = resolve_metrics(metrics)
     wrong = [n for n in names if METRICS[n].family != "information"]
@@ -114,9 +114,7 @@ def information_out_of_core(path: str | os.PathLike, metrics: str | Sequence[str
         counts = tables[0].result()
     finally:
         if own:
-            cluster = client.cluster
-            client.close()
-            cluster.close()
+            close_client(client)
     stats = InformationStats(counts=counts, edges=edges, discretizer=discretizer)
     out = {}
     for name in names:
