@@ -87,7 +87,9 @@ def render_html(report, figures: list[tuple[str, str]], title: str, *, kl: dict 
     secs = prov.get("seconds", {})
     timing = ", ".join(f"{_esc(m)} {t:.2f} s" for m, t in secs.items())
     preset = f" &middot; preset: {_esc(str(prov['preset']))}" if prov.get("preset") else ""
-    factors = ", ".join(f"{n} ({s})" for n, s in zip(prov.get("factor_names", []), prov.get("factor_sizes", [])))
+    present = prov.get("factor_values_present") or prov.get("factor_sizes", [])
+    factors = ", ".join(f"{n} ({p} of {s} values)" if p != s else f"{n} ({s})"
+                        for n, s, p in zip(prov.get("factor_names", []), prov.get("factor_sizes", []), present))
     figs = "".join(
         f'<figure><img src="{_esc(name)}" alt="{_esc(name)}"><figcaption>{_esc(cap)}</figcaption></figure>'
         for name, cap in figures

@@ -307,6 +307,7 @@ def evaluate(
         "rows": src.n_rows,
         "factor_names": list(src.factor_names),
         "factor_sizes": list(src.factor_sizes),
+        "factor_values_present": [int(np.unique(src.factors[:, k]).size) for k in range(src.n_factors)],
         "backend": device,
         "random_state": random_state,
         "metric_options": {k: dict(v) for k, v in metric_options.items()},

@@ -291,3 +291,11 @@ def test_report_views_for_pandas_and_notebooks(numpy_report):
     assert text.startswith("Report(arrays, ") and "mig 0." in text and len(text) < 400
     html = numpy_report._repr_html_()
     assert html.startswith("<table>") and "dci" in html
+
+
+def test_provenance_counts_the_factor_values_present():
+    latents, factors = _grid_code()
+    keep = factors[:, 2] % 2 == 0  # every 2nd value of the third factor, as the demo's lattice
+    report = evaluate((latents[keep], factors[keep]), "mig", factor_sizes=SIZES)
+    assert report.provenance["factor_sizes"] == list(SIZES)
+    assert report.provenance["factor_values_present"] == [3, 4, 3, 4]

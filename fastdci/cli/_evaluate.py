@@ -1,4 +1,4 @@
-"""``fastdci evaluate FILE...`` and ``fastdci report FILE --out DIR``."""
+"""``fastdci evaluate FILE...``: many files, stored per file, serial or on Dask."""
 
 from __future__ import annotations
 
