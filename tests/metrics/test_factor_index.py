@@ -137,7 +137,8 @@ def test_subset_skips_values_with_fewer_than_two_rows(grid):
     assert counts[0][2] == 1 and counts[1][3] == 0
     assert counts[0].sum() == len(sub)
     skipped = index.skipped_values()
-    assert skipped[0].tolist() == [2] and skipped[1].tolist() == [3]
+    assert skipped[0].tolist() == [2] and skipped[1].tolist() == []  # one row: skipped
+    assert index.absent_values()[1].tolist() == [3]  # no row: absent, not "skipped"
     assert all(s.size == 0 for s in skipped[2:])
     rng = np.random.default_rng(0)
     ks = np.zeros(2000, np.int64)
@@ -145,8 +146,9 @@ def test_subset_skips_values_with_fewer_than_two_rows(grid):
     assert set(drawn.tolist()) == {0, 1}
     r1, r2 = index.sample_pairs(np.ones(500, np.int64), 4, rng)
     assert 3 not in set(sub[r1, 1].ravel().tolist())
-    # "all but posX fixed" combinations: 1 row combos are skipped
-    assert index.skipped_combinations(0) > 0
+    # "all but one fixed" combinations: a combination held by one row is skipped, absent ones are not counted
+    assert index.skipped_combinations(0) == 0
+    assert index.skipped_combinations(1) == 1  # the one row with factor 0 == 2
     rows_o = index.sample_others_fixed(np.zeros(300, np.int64), 4, rng)
     f = sub[rows_o]
     assert np.all(np.delete(f, 0, axis=2) == np.delete(f, 0, axis=2)[:, :1])

@@ -374,16 +374,26 @@ def test_subset_of_the_grid_skips_thin_values_with_a_warning(grid, codes):
     lat, f = codes["copy"][keep], grid[keep]
     for metric in (fastdci.factor_vae_score, fastdci.beta_vae_score):
         kw = dict(SMALL, backend="cpu") if metric is fastdci.beta_vae_score else SMALL
-        with pytest.warns(UserWarning, match=r"2 factor value\(s\) have fewer than 2 rows") as rec:
+        with pytest.warns(UserWarning, match=r"1 factor value\(s\) are held by fewer than 2 rows") as rec:
             res = metric(lat, f, factor_sizes=SIZES, factor_names=NAMES, **kw)
-        assert "shape: [2]" in str(rec[0].message) and "posX: [3]" in str(rec[0].message)
-        assert res.skipped_values == {"shape": (2,), "posX": (3,)}
+        assert "shape: [2]" in str(rec[0].message) and "posX" not in str(rec[0].message)
+        assert res.skipped_values == {"shape": (2,)}  # posX value 3 is absent: not drawn, not "skipped"
         assert res.rows_per_value[0][2] == 1 and res.rows_per_value[3][3] == 0
         assert res.n_rows == int(keep.sum())
         assert res.eval_accuracy == 1.0  # the remaining values still identify the factors
     with pytest.warns(UserWarning, match="combinations of the other factors"):
         zres = fastdci.z_max_variance(lat, f, factor_sizes=SIZES, **SMALL)
     assert zres.skipped_combinations["factor_3"] > 0
+
+
+def test_complete_sub_grid_draws_without_warnings(grid, codes):
+    keep = grid[:, 2] % 2 == 0  # every second orientation, as the demo's lattice
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for metric in (fastdci.factor_vae_score, fastdci.z_max_variance):
+            res = metric(codes["copy"][keep], grid[keep], factor_sizes=SIZES, **SMALL)
+            assert res.skipped_values == {}
+    assert res.skipped_combinations == {n: 0 for n in res.factor_names}
 
 
 def test_random_subsample_still_scores(grid, codes):

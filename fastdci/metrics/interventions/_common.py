@@ -26,10 +26,10 @@ def provenance(source, metric: str, *, warn: bool = True, stacklevel: int = 5) -
     if named and warn:
         parts = "; ".join(f"{n}: {list(v) if len(v) <= 8 else list(v[:8]) + ['...']}" for n, v in named.items())
         warnings.warn(
-            f"{metric}: {sum(len(v) for v in named.values())} factor value(s) have fewer than "
-            f"{index.min_rows} rows and are left out of the draws ({parts}). The rows do not cover the "
-            "full factor grid; result.rows_per_value and result.skipped_values record what backed "
-            "the score.",
+            f"{metric}: {sum(len(v) for v in named.values())} factor value(s) are held by fewer than "
+            f"{index.min_rows} rows and are left out of the draws ({parts}). Encode more rows per value "
+            "(e.g. the full grid, --rows all); result.rows_per_value and result.skipped_values record what "
+            "backed the score.",
             UserWarning,
             stacklevel=stacklevel,
         )

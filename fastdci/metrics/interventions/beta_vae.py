@@ -35,7 +35,8 @@ class BetaVAEResult(MetricResult):
     rows_per_value : tuple of K ndarrays
         ``rows_per_value[k][v]``: rows holding value ``v`` of factor ``k``.
     skipped_values : dict of str to tuple of int
-        Per factor, the values with fewer than 2 rows, never drawn (empty on a full grid).
+        Per factor, the values held by a single row, never drawn (empty on a full grid or a
+        complete sub-grid; values no row holds show as 0 in ``rows_per_value``).
     n_rows : int
         Rows the samples were drawn from.
     """

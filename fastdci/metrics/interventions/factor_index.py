@@ -155,13 +155,22 @@ class FactorIndex:
         return tuple(c.copy() for c in self._counts)
 
     def skipped_values(self) -> tuple[np.ndarray, ...]:
-        """Per factor, the values with fewer than ``min_rows`` rows (never drawn): K int64 arrays."""
-        return tuple(np.flatnonzero(c < self.min_rows).astype(np.int64) for c in self._counts)
+        """Per factor, the values present in some rows but fewer than ``min_rows`` (never drawn,
+        though the data holds them): K int64 arrays."""
+        return tuple(np.flatnonzero((c > 0) & (c < self.min_rows)).astype(np.int64) for c in self._counts)
+
+    def absent_values(self) -> tuple[np.ndarray, ...]:
+        """Per factor, the values no row holds (a sub-grid, e.g. every second position): K arrays.
+
+        The draws cover the values present, so on a complete sub-grid they follow the
+        sub-grid's own uniform distribution; nothing present is left out."""
+        return tuple(np.flatnonzero(c == 0).astype(np.int64) for c in self._counts)
 
     def skipped_combinations(self, k: int) -> int:
-        """How many combinations of the factors other than ``k`` have fewer than ``min_rows`` rows."""
+        """How many combinations of the factors other than ``k`` that some rows hold have fewer
+        than ``min_rows`` rows (never drawn)."""
         g = self.others(k)
-        return int(g.n_possible - np.count_nonzero(g.counts >= self.min_rows))
+        return int(np.count_nonzero(g.counts < self.min_rows))
 
     def sampleable(self, kind: str = "fixed") -> np.ndarray:
         """Boolean (K,): factors with at least one group of ``min_rows`` rows for ``kind``."""
