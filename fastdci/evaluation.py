@@ -120,7 +120,11 @@ class Report(Mapping):
         text = str(text_or_path)
         if isinstance(text_or_path, os.PathLike) or not text.lstrip().startswith("{"):
             text = Path(text_or_path).read_text()
-        doc = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> "Report":
+        """The report whose :meth:`to_json` document is ``doc`` (already parsed)."""
         if "results" not in doc:
             raise InvalidInputError("this JSON holds no results (written with full=False); write it with full=True.")
         results = {m: METRICS[m].load("result").from_dict(r) for m, r in doc["results"].items()}
@@ -258,11 +262,6 @@ def evaluate(
     device = resolve_device(backend)
     own = not isinstance(source, LatentsSource)
     if own:
-        if not isinstance(source, (str, os.PathLike, tuple, list)) and type(source).__name__ != "LatentsReader":
-            raise InvalidInputError(
-                "source must be a latents file path, an open LatentsReader, a LatentsSource or a (latents, "
-                f"factors) pair; got {type(source).__name__}."
-            )
         src = LatentsSource(source, factor_sizes=factor_sizes, factor_names=factor_names,
                             memory_budget=memory_budget)
     else:

@@ -139,6 +139,11 @@ class LatentsSource:
     def _from_arrays(self, latents, factors, factor_sizes, factor_names) -> None:
         from .._validation import check_factors, check_latents
 
+        if not (hasattr(latents, "shape") or isinstance(latents, list)):
+            raise InvalidInputError(
+                "source must be a latents file path, an open LatentsReader, a LatentsSource or a (latents, "
+                f"factors) pair of arrays; got {type(latents).__name__}."
+            )
         if factors is None:
             raise InvalidInputError(
                 "factors are missing. Pass latents (N, L) and factors (N, K) arrays, or a latents file "

@@ -309,12 +309,13 @@ def run_metric(name: str, latents: Any, factors: Any, options: Mapping[str, Any]
                random_state: Any = 0, factor_sizes=None, factor_names=None, test: tuple | None = None):
     """What every public metric function does: check the options, wrap the data in a
     :class:`~fastdci.io.LatentsSource` (unless it is one), compute the statistics, finalize."""
+    from ..io.reader import LatentsReader
     from ..io.source import LatentsSource
 
     spec = get(name)
     checked = spec.check(options)
     random_state = check_random_state(random_state)
-    if isinstance(latents, (str, os.PathLike)) or type(latents).__name__ == "LatentsReader":
+    if isinstance(latents, (str, os.PathLike, LatentsReader)):
         raise InvalidInputError(
             f"{name} takes arrays (latents, factors) or a fastdci.io.LatentsSource, not a file; for a file use "
             f"fastdci.evaluate(path, {name!r}) or {spec.public_name}(LatentsSource(path))."

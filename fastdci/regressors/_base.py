@@ -148,6 +148,16 @@ class ClassEncoding:
         o = self.offsets
         return [slice(int(o[k]), int(o[k + 1])) for k in range(self.n_factors)]
 
+    def encode(self, Y: np.ndarray) -> np.ndarray:
+        """Labels (N, K) as class positions (N, K) int64; a label absent from ``classes`` is -1."""
+        Y = np.asarray(Y)
+        out = np.full(Y.shape, -1, dtype=np.int64)
+        for k, c in enumerate(self.classes):
+            pos = np.clip(np.searchsorted(c, Y[:, k]), 0, c.size - 1)
+            hit = c[pos] == Y[:, k]
+            out[hit, k] = pos[hit]
+        return out
+
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Map class positions (N, K) back to the original labels (N, K) int64."""
         out = np.empty(codes.shape, dtype=np.int64)

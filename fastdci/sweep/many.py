@@ -135,7 +135,7 @@ def evaluate_file(path: str, metrics: Sequence[str], metric_options: dict, *, ou
         old = _store.still_valid(stored, request)  # None when the file, seed or backend changed
         fresh = _store.fresh_metrics(old, request)
         todo = [m for m in metrics if m not in fresh]
-        kept = Report.from_json(json.dumps(old)) if old is not None else None
+        kept = Report.from_dict(old) if old is not None else None
         new = None
         if todo:
             new = evaluate(path, todo, backend=backend, random_state=random_state, progress=progress,

@@ -23,7 +23,6 @@ for a fresh or a resumed run (:func:`prepare_run_dir`).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 __all__ = [
@@ -49,9 +48,9 @@ RUN_FILES = (CHECKPOINT_NAME, CONFIG_NAME, LOSSES_NAME, RECONSTRUCTIONS_NAME, TR
 
 def atomic_write_text(text: str, path: Path) -> None:
     """Write ``text`` to ``path`` through a temporary file renamed over it."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    from ..io.atomic import write_text_atomic
+
+    write_text_atomic(path, text)
 
 
 def read_log(path: Path, upto: int) -> list[str]:

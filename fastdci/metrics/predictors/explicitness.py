@@ -125,15 +125,16 @@ def _explicitness_stats(source, *, backend: str, random_state: Any, test_size: f
 
         classifier = MultinomialLogistic(C=C, standardize=True, device=backend)
     classifier.fit(x, y)
-    classes = list(classifier.classes_)
+    from ...regressors._base import ClassEncoding
+
+    encoding = ClassEncoding(tuple(np.asarray(c) for c in classifier.classes_))
 
     def per_factor(X, Y):
         probs = classifier.predict_proba(X)
-        out = np.empty(len(classes))
-        for k, cls in enumerate(classes):
-            pos = np.clip(np.searchsorted(cls, Y[:, k]), 0, cls.size - 1)
-            codes = np.where(cls[pos] == Y[:, k], pos, -1)
-            auc = roc_auc_per_class(codes, np.asarray(to_numpy(probs[k])))
+        codes = encoding.encode(Y)
+        out = np.empty(encoding.n_factors)
+        for k in range(encoding.n_factors):
+            auc = roc_auc_per_class(codes[:, k], np.asarray(to_numpy(probs[k])))
             out[k] = np.nanmean(auc) if np.any(np.isfinite(auc)) else np.nan
         return out
 

@@ -112,11 +112,7 @@ def _sap_stats(source, *, backend: str, random_state: Any, test_size: float = 0.
     from ...regressors.linear_svc import svc_pair_accuracy
 
     enc, codes = encode_classes(y)
-    codes_test = np.full(y_test.shape, -1, dtype=np.int64)
-    for k, cls in enumerate(enc.classes):
-        pos = np.clip(np.searchsorted(cls, y_test[:, k]), 0, cls.size - 1)
-        hit = cls[pos] == y_test[:, k]
-        codes_test[hit, k] = pos[hit]
+    codes_test = enc.encode(y_test)
     counts = svc_pair_accuracy(to_numpy(x).astype(np.float64), codes, enc.n_classes,
                                to_numpy(x_test).astype(np.float64), codes_test, C=float(C))
     n_test = int(x_test.shape[0])
