@@ -93,7 +93,8 @@ _GBT, _LOGISTIC, _LINEAR = ("gbt", "stumps"), ("logistic",), ("logistic", "lasso
 _REG = "regressor"
 _DCI_OPTIONS = (
     Option("regressor", "estimator", "gbt", "gbt: boosted depth-3 trees (disentanglement_lib's); stumps: depth 1, "
-           "faster; logistic; lasso; or an estimator with fit/score/feature_importances_",
+           "faster; logistic; lasso; or an estimator instance (a scikit-learn one is cloned and fitted per factor, "
+           "importances from feature_importances_ or |coef_|)",
            choices=("gbt", "stumps", "logistic", "lasso")),
     _TEST_SIZE,
     Option("max_train", "int", None, "fit on at most this many training rows (a recorded random subsample)",

@@ -12,7 +12,7 @@ from ...backend import to_numpy
 from ...errors import InvalidInputError
 from .._base import MetricResult
 from ..registry import metric_function, run_metric
-from ._common import held_out, make_regressor, train_test
+from ._common import PerFactor, held_out, make_regressor, train_test
 
 __all__ = ["DCIResult", "DCIStats", "completeness_per_factor", "dci", "disentanglement_per_latent"]
 
@@ -198,11 +198,12 @@ def _dci_stats(source, *, backend: str, random_state: Any, regressor: Any = "gbt
     """Fit the regressor on the source's training rows; importances and per-factor scores."""
     from ...regressors._base import settings_of
 
-    x, y, x_test, y_test = train_test(source, test_size=test_size, random_state=random_state, device=backend,
-                                      max_train=max_train)
     if regressor in ("gbt", "stumps") and "random_state" not in regressor_options and isinstance(random_state, int):
         regressor_options = dict(regressor_options, random_state=random_state)
     model, name = make_regressor(regressor, backend, regressor_options)
+    per_factor = isinstance(model, PerFactor)  # a scikit-learn style estimator: host NumPy rows
+    x, y, x_test, y_test = train_test(source, test_size=test_size, random_state=random_state,
+                                      device="cpu" if per_factor else backend, max_train=max_train)
     model.fit(x, y)
     imp = getattr(model, "feature_importances_", None)
     if imp is None:
@@ -219,9 +220,10 @@ def _dci_stats(source, *, backend: str, random_state: Any, regressor: Any = "gbt
         )
     s_train = np.asarray(model.score(x, y), dtype=np.float64).reshape(K)
     s_test = np.asarray(model.score(x_test, y_test), dtype=np.float64).reshape(K)
+    described = model.estimator if per_factor else model
     return DCIStats(importance=imp, informativeness_train=s_train, informativeness_test=s_test,
                     n_train=int(x.shape[0]), n_test=int(x_test.shape[0]), regressor=name,
-                    regressor_settings={"class": type(model).__name__, **settings_of(model)})
+                    regressor_settings={"class": type(described).__name__, **settings_of(described)})
 
 
 @metric_function("dci")
@@ -256,8 +258,14 @@ def dci(
         less selective on entangled codes (higher D and C there); ``"logistic"``:
         :class:`~fastdci.regressors.MultinomialLogistic`; ``"lasso"``:
         :class:`~fastdci.regressors.Lasso` on the class indices as numbers (the original
-        paper's choice for continuous factors). An instance must have ``fit(X, Y)``,
-        ``score(X, Y) -> (K,)`` and ``feature_importances_`` (L, K).
+        paper's choice for continuous factors). An instance of a fastdci regressor fits every
+        factor at once. Any other estimator (scikit-learn's, or one with ``fit`` and
+        ``predict`` or ``score``) is cloned (``sklearn.base.clone``) and fitted on each factor
+        alone: its importances are ``feature_importances_``, else ``|coef_|`` summed over the
+        classes (the logistic rule below, on the latents as given: a pipeline with a
+        ``StandardScaler`` gives the standardised weights, and is read at its final step); an
+        estimator with neither raises. Its informativeness is the accuracy of ``predict`` (``1 - RMSE /
+        std(y)`` for a regressor). ``settings`` records its class name and ``get_params()``.
     test_size : float, default 0.5
         Fraction held out when no test rows are given.
     random_state : int or None, default 0
