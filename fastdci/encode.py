@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import InvalidInputError, LatentsFileError, OutputExistsError
 
-__all__ = ["EncodeResult", "encode", "encode_batches", "select_rows"]
+__all__ = ["EncodeResult", "encode", "encode_batches", "select_rows", "write_batches"]
 
 DEFAULT_BATCH_SIZE = 512
 DEFAULT_QUEUE_BATCHES = 8
@@ -136,11 +136,16 @@ def encode_batches(model, dataset, indices: np.ndarray, *, batch_size: int = DEF
                    device: Any = "cpu") -> Iterator[dict[str, np.ndarray]]:
     """Encode ``dataset`` rows ``indices`` batch by batch; yield host arrays ready to append.
 
+    ``model.encode(images)`` returns torch tensors ``(mean, logvar)`` (``logvar`` may be None);
+    ``dataset`` has ``images_torch(idx, device)``, ``classes(idx)`` and, unless it is None,
+    ``values(idx)``, as :class:`fastdci.data.DSprites`.
+
     Yields
     ------
     dict
         ``mean``, ``logvar`` float32 (b, L); ``classes`` int64 (b, K); ``values`` float32
-        (b, K); ``index`` int64 (b,): the keyword arguments of ``LatentsWriter.append``.
+        (b, K); ``index`` int64 (b,): the keyword arguments of ``LatentsWriter.append``
+        (``logvar`` and ``values`` None where the model or dataset has none).
 
     Notes
     -----
@@ -165,11 +170,12 @@ def _encode_loop(model, dataset, indices, batch_size, device):
             idx = indices[start:start + batch_size]
             x = dataset.images_torch(idx, device)
             mean, logvar = model.encode(x)
+            values = getattr(dataset, "values", None)
             yield {
                 "mean": mean.float().cpu().numpy(),
-                "logvar": logvar.float().cpu().numpy(),
+                "logvar": None if logvar is None else logvar.float().cpu().numpy(),
                 "classes": dataset.classes(idx),
-                "values": dataset.values(idx),
+                "values": None if values is None else values(idx),
                 "index": idx,
             }
 
@@ -216,6 +222,43 @@ class _BackgroundWriter:
         self._thread.join()
         self.wait += time.perf_counter() - t
         self._raise()
+
+
+def write_batches(writer, batches, *, total: int, done: int = 0,
+                  progress: bool | None = None) -> tuple[float, float, float]:
+    """Append ``batches`` (``LatentsWriter.append`` keyword dicts) to ``writer`` from a background
+    thread and close it complete; on any error or interrupt, close it incomplete (resumable: the
+    rows appended are kept) and re-raise. ``total`` and ``done`` size the progress bar. Returns
+    ``(seconds, writer_busy_seconds, writer_wait_seconds)``, as in :class:`EncodeResult`."""
+    from ._progress import Progress, progress_enabled
+
+    bg = _BackgroundWriter(writer)
+    completed = False
+    t0 = time.perf_counter()
+    try:
+        with Progress(progress_enabled(progress), "encode", total, done) as bar:
+            for batch in batches:
+                bg.put(batch)
+                bar.advance(len(batch["index"]))
+        bg.finish()
+        completed = True
+    finally:
+        getattr(batches, "close", lambda: None)()  # a generator's own cleanup runs now
+        if not completed:
+            # keep what was appended: the file stays incomplete and resumable (the original
+            # error propagates; secondary ones while draining are dropped)
+            try:
+                bg.finish()
+            except BaseException:
+                pass
+            try:
+                writer.close(complete=False)
+            except BaseException:
+                pass
+    t = time.perf_counter()
+    writer.close(complete=True)
+    bg.wait += time.perf_counter() - t
+    return time.perf_counter() - t0, bg.busy, bg.wait
 
 
 def _model_description(ckpt: dict, run_dir: Path) -> dict:
@@ -318,7 +361,6 @@ def encode(run_dir: str | os.PathLike, out: str | os.PathLike, *, rows: int | st
 
     from .backend import resolve_device
     from .io import LatentsWriter
-    from ._progress import Progress, progress_enabled
     from .train import load_checkpoint
     from .train.session import open_dataset
 
@@ -364,32 +406,8 @@ def encode(run_dir: str | os.PathLike, out: str | os.PathLike, *, rows: int | st
     if done > len(indices):
         writer.close(complete=False)
         raise LatentsFileError(f"cannot resume {out}: it holds {done} rows but the selection has only {len(indices)}.")
-    bg = _BackgroundWriter(writer)
-    completed = False
-    t0 = time.perf_counter()
-    try:
-        with Progress(progress_enabled(progress), "encode", len(indices), done) as bar:
-            for batch in encode_batches(model, dataset, indices[done:], batch_size=batch_size, device=torch_device):
-                bg.put(batch)
-                bar.advance(len(batch["index"]))
-        bg.finish()
-        completed = True
-    finally:
-        if not completed:
-            # keep what was appended: the file stays incomplete and resumable (the original
-            # error propagates; secondary ones while draining are dropped)
-            try:
-                bg.finish()
-            except BaseException:
-                pass
-            try:
-                writer.close(complete=False)
-            except BaseException:
-                pass
-    t = time.perf_counter()
-    writer.close(complete=True)
-    bg.wait += time.perf_counter() - t
-    seconds = time.perf_counter() - t0
+    batches = encode_batches(model, dataset, indices[done:], batch_size=batch_size, device=torch_device)
+    seconds, busy, wait = write_batches(writer, batches, total=len(indices), done=done, progress=progress)
     n = len(indices) - done
     return EncodeResult(out, len(indices), n, seconds, n / seconds if n and seconds > 0 else float("nan"),
-                        bg.busy, bg.wait)
+                        busy, wait)
