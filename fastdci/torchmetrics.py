@@ -1,0 +1,264 @@
+"""torchmetrics metrics for every fastdci metric, for scoring inside a training loop.
+
+Each class is a ``torchmetrics.Metric``: ``update(latents, factors)`` with one batch
+(latents (n, L) float, factors (n, K) int classes; NumPy, torch on any device, or CuPy),
+``compute()`` for fastdci's own result (the same frozen result ``fastdci.<name>`` returns),
+``reset()`` to start again. Options are the registry's (``fastdci metrics`` lists them),
+checked by its one checker; the ``torchmetrics.Metric`` keywords (``sync_on_compute``,
+``process_group``, ``compute_on_cpu``, ...) pass through.
+
+- Information metrics (:class:`MIG`, :class:`MIGSup`, :class:`JEMMIG`, :class:`DCIMIG`,
+  :class:`Modularity`) keep exact int64 joint counts (``dist_reduce_fx="sum"``): the
+  result under DDP equals one process's result on all rows. Their bin edges are fixed
+  before the first count (``latent_range=``, ``edges=``, or the first update's min and max,
+  agreed across processes); see :class:`~fastdci._tm_information.InformationCounts`.
+- Predictor and intervention metrics (:class:`DCI`, :class:`SAP`, :class:`Explicitness`,
+  :class:`BetaVAE`, :class:`FactorVAE`, :class:`ZMax`, :class:`IRS`) keep the rows (at most
+  ``max_rows`` per process) and compute with the core functions; see
+  :class:`~fastdci._tm_rows.RowStore`.
+- :class:`Disentanglement` is several metrics at once, sharing one count table per binning
+  and one copy of the rows; ``compute()`` returns a :class:`fastdci.Report`.
+
+``import fastdci`` does not import this module (nor torchmetrics); it needs the
+``torchmetrics`` extra.
+
+Examples
+--------
+>>> import numpy as np
+>>> import fastdci
+>>> from fastdci.torchmetrics import MIG
+>>> rng = np.random.default_rng(0)
+>>> factors = rng.integers(0, 4, size=(1000, 2))
+>>> latents = factors + 0.1 * rng.normal(size=(1000, 2))
+>>> metric = MIG(latent_range=(latents.min(0), latents.max(0)))
+>>> for start in range(0, 1000, 250):
+...     metric.update(latents[start:start + 250], factors[start:start + 250])
+>>> metric.compute().mig == fastdci.mig(latents, factors).mig
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Sequence
+
+from .errors import MissingDependencyError
+
+try:
+    import torchmetrics as _torchmetrics  # noqa: F401
+except ImportError as _exc:  # pragma: no cover - the extra is missing
+    raise MissingDependencyError(
+        "fastdci.torchmetrics needs torchmetrics; install it with pip install 'fastdci[torchmetrics]'."
+    ) from _exc
+
+import torch
+
+from ._tm_common import ResultMetric, split_kwargs
+from ._tm_information import InformationCounts
+from ._tm_rows import DEFAULT_MAX_ROWS, RowStore
+from .errors import FastDCIError
+from .metrics.registry import METRICS, resolve_metrics
+
+__all__ = ["DCI", "DCIMIG", "IRS", "JEMMIG", "METRIC_CLASSES", "MIG", "SAP", "BetaVAE", "Disentanglement",
+           "Explicitness", "FactorVAE", "MIGSup", "Modularity", "ZMax"]
+
+
+class _Information(InformationCounts):
+    """One information metric; ``**options`` are its registry options plus Metric keywords."""
+
+    metric_name: ClassVar[str] = ""
+
+    def __init__(self, *, latent_range: Any = None, edges: Any = None, backend: str = "auto", **options: Any):
+        opts, metric_kwargs = split_kwargs(options)
+        super().__init__([self.metric_name], {self.metric_name: opts}, latent_range=latent_range, edges=edges,
+                         backend=backend, **metric_kwargs)
+
+    def compute(self) -> Any:
+        """The metric's result (as ``fastdci.<name>`` returns it, plus ``provenance["bin_edges"]``)."""
+        value = self.compute_each()[self.metric_name]
+        if isinstance(value, FastDCIError):
+            raise value
+        return value
+
+
+class _Rows(RowStore):
+    """One predictor or intervention metric; ``**options`` are its registry options plus Metric keywords."""
+
+    metric_name: ClassVar[str] = ""
+
+    def __init__(self, *, max_rows: int = DEFAULT_MAX_ROWS, random_state: Any = 0, backend: str = "auto",
+                 factor_sizes: Sequence[int] | None = None, factor_names: Sequence[str] | None = None,
+                 **options: Any):
+        opts, metric_kwargs = split_kwargs(options)
+        super().__init__([self.metric_name], {self.metric_name: opts}, max_rows=max_rows, random_state=random_state,
+                         backend=backend, factor_sizes=factor_sizes, factor_names=factor_names, **metric_kwargs)
+
+    def compute(self) -> Any:
+        """The metric's result on every row kept, as ``fastdci.<name>`` returns it."""
+        return self.compute_one()
+
+
+# ------------------------------------------------------------------------ information metrics
+class MIG(_Information):
+    """:func:`fastdci.mig` from exact joint counts; options ``n_bins``, ``discretizer``, ``normalization``."""
+
+    metric_name = "mig"
+
+
+class MIGSup(_Information):
+    """:func:`fastdci.mig_sup` from exact joint counts; options ``n_bins``, ``discretizer``."""
+
+    metric_name = "mig_sup"
+
+
+class JEMMIG(_Information):
+    """:func:`fastdci.jemmig` from exact joint counts; options ``n_bins``, ``discretizer``."""
+
+    metric_name = "jemmig"
+
+
+class DCIMIG(_Information):
+    """:func:`fastdci.dcimig` from exact joint counts; options ``n_bins``, ``discretizer``."""
+
+    metric_name = "dcimig"
+
+
+class Modularity(_Information):
+    """:func:`fastdci.modularity` from exact joint counts; options ``n_bins``, ``discretizer``, ``uninformative``."""
+
+    metric_name = "modularity"
+
+
+# ------------------------------------------------------------------------ metrics on the rows
+class DCI(_Rows):
+    """:func:`fastdci.dci` on the rows kept; options ``regressor``, ``test_size``, ``max_train``, ..."""
+
+    metric_name = "dci"
+
+
+class SAP(_Rows):
+    """:func:`fastdci.sap` on the rows kept; options ``test_size``, ``continuous``, ``C``."""
+
+    metric_name = "sap"
+
+
+class Explicitness(_Rows):
+    """:func:`fastdci.explicitness` on the rows kept; options ``test_size``, ``C``, ``classifier``."""
+
+    metric_name = "explicitness"
+
+
+class BetaVAE(_Rows):
+    """:func:`fastdci.beta_vae_score` on the rows kept (they must cover the factor grid)."""
+
+    metric_name = "beta_vae"
+
+
+class FactorVAE(_Rows):
+    """:func:`fastdci.factor_vae_score` on the rows kept (they must cover the factor grid)."""
+
+    metric_name = "factor_vae"
+
+
+class ZMax(_Rows):
+    """:func:`fastdci.z_max_variance` on the rows kept (they must cover the factor grid)."""
+
+    metric_name = "z_max"
+
+
+class IRS(_Rows):
+    """:func:`fastdci.irs` on the rows kept (they must cover the factor grid)."""
+
+    metric_name = "irs"
+
+
+METRIC_CLASSES: dict[str, type] = {cls.metric_name: cls for cls in (
+    MIG, MIGSup, JEMMIG, DCIMIG, Modularity, DCI, SAP, Explicitness, BetaVAE, FactorVAE, ZMax, IRS)}
+"""Registry name -> class, one per metric of :data:`fastdci.metrics.registry.METRICS`."""
+
+
+# ------------------------------------------------------------------------ several at once
+class Disentanglement(ResultMetric):
+    """Several fastdci metrics fed the same batches; ``compute()`` returns a :class:`fastdci.Report`.
+
+    Parameters
+    ----------
+    metrics : str or sequence of str, default "all"
+        Metric names, family names (``information``, ``predictor``, ``intervention``) or
+        ``"all"``, as :func:`fastdci.evaluate` takes them.
+    latent_range, edges : optional
+        The information metrics' bin edges (see :class:`MIG`); without them the first
+        update's min and max (agreed across processes).
+    max_rows : int, default 1,000,000
+        Rows one process keeps for the predictor and intervention metrics (an update past it raises).
+    random_state, backend, factor_sizes, factor_names :
+        As :func:`fastdci.evaluate` takes them.
+    **options :
+        Per-metric option dicts, e.g. ``dci={"regressor": "logistic"}``, ``mig={"n_bins": 30}``,
+        plus ``torchmetrics.Metric`` keywords.
+
+    The information metrics of one binning share one count table; the other metrics share
+    one copy of the rows (kept only when one of them is asked for). As in
+    :func:`fastdci.evaluate`, an intervention metric whose rows do not cover the factor grid
+    is in ``report.skipped``, and a metric that raised a fastdci error is in ``report.failed``.
+    """
+
+    def __init__(self, metrics: str | Sequence[str] = "all", *, latent_range: Any = None, edges: Any = None,
+                 max_rows: int = DEFAULT_MAX_ROWS, random_state: Any = 0, backend: str = "auto",
+                 factor_sizes: Sequence[int] | None = None, factor_names: Sequence[str] | None = None,
+                 **options: Any):
+        from .evaluation import check_metric_options
+
+        opts, metric_kwargs = split_kwargs(options)
+        super().__init__(**metric_kwargs)
+        self._names = resolve_metrics(metrics)
+        checked = check_metric_options(self._names, opts)
+        info = [n for n in self._names if METRICS[n].family == "information"]
+        rows = [n for n in self._names if METRICS[n].family != "information"]
+        groups: dict[tuple, list[str]] = {}
+        for n in info:
+            groups.setdefault((checked[n]["n_bins"], checked[n]["discretizer"]), []).append(n)
+        self.information = torch.nn.ModuleList([
+            InformationCounts(names, {n: opts.get(n, {}) for n in names}, latent_range=latent_range, edges=edges,
+                              backend=backend, **metric_kwargs) for names in groups.values()])
+        self.rows = None if not rows else RowStore(
+            rows, {n: opts[n] for n in rows if n in opts}, max_rows=max_rows, random_state=random_state,
+            backend=backend, factor_sizes=factor_sizes, factor_names=factor_names, **metric_kwargs)
+
+    def update(self, latents: Any, factors: Any) -> None:
+        """Feed one batch to every metric (latents (n, L) float, factors (n, K) int classes)."""
+        for part in self._parts():
+            part.update(latents, factors)
+
+    def compute(self) -> Any:
+        """A :class:`fastdci.Report`: results in the order asked for, plus skipped, failed and provenance."""
+        from .evaluation import Report
+
+        results: dict[str, Any] = {}
+        failed: dict[str, str] = {}
+        skipped: dict[str, str] = {}
+        provenance: dict[str, Any] = {"source": type(self).__name__}
+        for counts in self.information:
+            for name, value in counts.compute().items():
+                if isinstance(value, FastDCIError):
+                    failed[name] = str(value)
+                else:
+                    results[name] = value
+                    provenance["rows"] = value.n_rows
+            provenance["bin_edges"] = counts.bin_edges
+        if self.rows is not None:
+            report = self.rows.compute()
+            results.update(report.results)
+            skipped.update(report.skipped)
+            failed.update(report.failed)
+            provenance = {**report.provenance, **provenance, "rows": report.provenance["rows"]}
+        ordered = {n: results[n] for n in self._names if n in results}
+        return Report(results=ordered, skipped=skipped, failed=failed, provenance=provenance)
+
+    def reset(self) -> None:
+        """Forget every batch (and the first-update bin edges) of every metric."""
+        super().reset()
+        for part in self._parts():
+            part.reset()
+
+    def _parts(self) -> list:
+        return [*self.information, *([self.rows] if self.rows is not None else [])]
