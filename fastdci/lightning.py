@@ -43,7 +43,7 @@ class DisentanglementCallback(pl.Callback):
 
         - a map-style dataset: ``len(data)`` and ``data[i]`` -> ``(image, factor_classes, ...)``
           (a tuple or list whose first item is the model's input and second the factor
-          classes, (K,) integers); batched with torch's default collate;
+          classes, (K,) integers); the items of a batch are stacked;
         - a fastdci dataset such as :class:`fastdci.data.DSprites`: ``len(data)``,
           ``data.images_torch(rows, device)`` and ``data.classes(rows)``;
         - a ``LightningDataModule``: the dataset of its ``val_dataloader()`` (set up by the
@@ -59,11 +59,12 @@ class DisentanglementCallback(pl.Callback):
         same rows every time; ``None`` or more than the dataset holds: every row.
     encode : callable, optional
         ``encode(pl_module, images) -> means`` (n, L). Default: ``pl_module.encode(images)``
-        when the module has ``encode``, else ``pl_module(images)``; a tuple, list or
-        NamedTuple result gives its first item (``(mean, logvar)``, :class:`fastdci.models.VAEOutput`),
-        a dict its ``"mean"``.
+        when the module has ``encode``, else ``pl_module(images)``; a tuple or NamedTuple
+        result gives its first item (``(mean, logvar)``, :class:`fastdci.models.VAEOutput`), as
+        :func:`fastdci.io.encode_model` reads a model.
     batch_size : int, default 256
-        Images encoded at once (in eval mode, without gradients; the mode is restored).
+        Images encoded at once (in eval mode, without gradients, on the module's device; the
+        mode is restored).
     seed : int, default 0
         Seed of the row subset.
     prefix : str, default "fastdci/"
@@ -132,51 +133,43 @@ class DisentanglementCallback(pl.Callback):
         """Encode the rows with ``pl_module`` and compute the metrics: a :class:`fastdci.Report`."""
         from .evaluation import evaluate
 
-        latents, factors = self.encode_rows(pl_module)
-        dataset = self._dataset()
-        sizes = self.factor_sizes if self.factor_sizes is not None else getattr(dataset, "factor_sizes", None)
-        names = self.factor_names if self.factor_names is not None else getattr(dataset, "factor_names", None)
-        return evaluate((latents, factors), self.metrics, backend=self.backend, random_state=self.random_state,
-                        factor_sizes=sizes, factor_names=names, **self.metric_options)
+        with self.source(pl_module) as source:
+            return evaluate(source, self.metrics, backend=self.backend, random_state=self.random_state,
+                            **self.metric_options)
 
     # ------------------------------------------------------------------ encoding
     def rows(self) -> np.ndarray:
         """The dataset rows scored (the same every time)."""
         from .encode import select_rows
 
-        n = len(self._dataset())
-        return select_rows(n, None if self.n_rows is None or self.n_rows >= n else self.n_rows, self.seed)[0]
+        return select_rows(len(self._dataset()), self._n_rows(), self.seed)[0]
 
-    def encode_rows(self, pl_module: "pl.LightningModule") -> tuple[np.ndarray, np.ndarray]:
-        """(latents (n, L) float32, factor classes (n, K) int64) of :meth:`rows`, encoded by ``pl_module``."""
-        dataset, idx = self._dataset(), self.rows()
+    def source(self, pl_module: "pl.LightningModule"):
+        """A :class:`~fastdci.io.LatentsSource` of :meth:`rows` encoded by ``pl_module`` (in memory).
+
+        The module encodes in eval mode without gradients, on its device, and gets its mode
+        back afterwards (:func:`fastdci.io.encode_model` does the batching and the checks).
+        """
+        from .io import encode_model
+
+        model = pl_module if self.encode is None else (lambda images: self.encode(pl_module, images))
         training = pl_module.training
         pl_module.eval()
-        means, classes = [], []
         try:
-            with torch.no_grad():
-                for images, y in _batches(dataset, idx, self.batch_size, pl_module.device):
-                    means.append(self._means(pl_module, images))
-                    classes.append(np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y, dtype=np.int64))
+            return encode_model(model, self._dataset(), n_rows=self._n_rows(), seed=self.seed,
+                                batch_size=self.batch_size, device=pl_module.device, factor_sizes=self.factor_sizes,
+                                factor_names=self.factor_names, progress=False)
         finally:
             pl_module.train(training)
-        return np.concatenate(means), np.concatenate(classes)
 
-    def _means(self, pl_module, images) -> np.ndarray:
-        if self.encode is not None:
-            out = self.encode(pl_module, images)
-        else:
-            out = pl_module.encode(images) if hasattr(pl_module, "encode") else pl_module(images)
-        if isinstance(out, dict):
-            out = out.get("mean")
-        elif isinstance(out, (tuple, list)):
-            out = out[0]
-        if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != len(images):
-            raise InvalidInputError(
-                f"the encoder gave {type(out).__name__} {tuple(getattr(out, 'shape', ()))} for {len(images)} images; "
-                "it must give the means (n, L): give the module an encode(x) returning them (or (mean, logvar)), "
-                "or pass encode=lambda module, x: ...")
-        return out.detach().float().cpu().numpy()
+    def encode_rows(self, pl_module: "pl.LightningModule") -> tuple[np.ndarray, np.ndarray]:
+        """(latents (n, L), factor classes (n, K) int64) of :meth:`rows`, encoded by ``pl_module``."""
+        with self.source(pl_module) as source:
+            return np.asarray(source.latents), np.asarray(source.factors, dtype=np.int64)
+
+    def _n_rows(self) -> int | None:
+        n = len(self._dataset())
+        return None if self.n_rows is None or self.n_rows >= n else self.n_rows
 
     def _dataset(self):
         data = self.data
@@ -204,24 +197,6 @@ class DisentanglementCallback(pl.Callback):
                     image = _read_png(plot(report[metric], names, Path(tmp) / f"{tag}.png"))
                     for sink in sinks:
                         sink(self.prefix + tag, image, trainer.global_step)
-
-
-def _batches(dataset, idx: np.ndarray, batch_size: int, device):
-    """(images on ``device``, classes) batches of dataset rows ``idx``, in order."""
-    if hasattr(dataset, "images_torch") and hasattr(dataset, "classes"):
-        for start in range(0, len(idx), batch_size):
-            rows = idx[start:start + batch_size]
-            yield dataset.images_torch(rows, device), dataset.classes(rows)
-        return
-    from torch.utils.data import DataLoader, Subset
-
-    loader = DataLoader(Subset(dataset, idx.tolist()), batch_size=batch_size, shuffle=False, num_workers=0)
-    for batch in loader:
-        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-            raise InvalidInputError(
-                f"data[i] must give (image, factor classes, ...); a batch of it is {type(batch).__name__}. Wrap the "
-                "dataset so that each item is a tuple whose first two entries are the image and its classes.")
-        yield batch[0].to(device), batch[1]
 
 
 def _image_sink(logger) -> Callable | None:

@@ -201,7 +201,7 @@ def test_bad_arguments_are_one_line_errors():
     with pytest.raises(InvalidInputError, match="data must be a map-style dataset"):
         DisentanglementCallback(object(), metrics="mig").rows()
     callback = DisentanglementCallback(dataset, metrics="mig", encode=lambda module, x: x)
-    with pytest.raises(InvalidInputError, match=r"must give the means \(n, L\)"):
+    with pytest.raises(InvalidInputError, match="return the posterior means as an \\(n_images, n_latents\\) array"):
         callback.encode_rows(Tiny())
 
 
