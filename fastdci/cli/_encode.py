@@ -39,7 +39,8 @@ def load_model(spec: str) -> Any:
                 f"--model {spec}: no module named {exc.name!r}; run from the folder that holds it or add that folder "
                 "to PYTHONPATH."
             ) from None
-        raise InvalidInputError(f"--model {spec}: importing {module_name} failed: {exc}. Install what it needs.") from None
+        raise InvalidInputError(f"--model {spec}: importing {module_name} failed: {exc}. Install what it "
+                                "needs.") from None
     except Exception as exc:  # the user's module raised while importing
         raise InvalidInputError(
             f"--model {spec}: importing {module_name} raised {type(exc).__name__}: {exc}. Fix the module "

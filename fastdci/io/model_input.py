@@ -66,7 +66,8 @@ class _Encoder:
         shape = tuple(mean.shape)
         if len(shape) != 2 or shape[0] != n:
             hint = " (one value per image: return out[:, None] for one latent)" if shape == (n,) else ""
-            raise InvalidInputError(f"{self.where} returned shape {shape} for a batch of {n} images{hint}; {_FIX_OUTPUT}.")
+            raise InvalidInputError(f"{self.where} returned shape {shape} for a batch of {n} images{hint}; "
+                                    f"{_FIX_OUTPUT}.")
         if self.latent_dim is None:
             self.latent_dim, self.has_logvar = shape[1], logvar is not None
         elif shape[1] != self.latent_dim:
@@ -83,7 +84,8 @@ class _Encoder:
             logvar = self._tensor(logvar, "its log-variance (the second item)")
             if tuple(logvar.shape) != shape:
                 raise InvalidInputError(f"{self.where} returned a log-variance of shape {tuple(logvar.shape)} beside "
-                                        f"means of shape {shape}; return (mean, logvar) of one shape, or the means alone.")
+                                        f"means of shape {shape}; return (mean, logvar) of one shape, or the means "
+                                        "alone.")
         self.rows_done += n
         return mean, logvar
 
@@ -181,7 +183,8 @@ class _TorchData:
         if not all(isinstance(it, (tuple, list)) and len(it) >= 2 for it in items):
             raise InvalidInputError(
                 f"data {name} gives items of type {type(items[0]).__name__}, not (image, factor classes) pairs; the "
-                "metrics need the factor classes: return (image, classes) from __getitem__, or pass data=(images, factors)."
+                "metrics need the factor classes: return (image, classes) from __getitem__, or pass "
+                "data=(images, factors)."
             )
         try:
             images = torch.stack([to_torch(it[0]) for it in items])
@@ -342,10 +345,9 @@ def encode_model(model: Any, data: Any = None, *, rows: Any = None, n_rows: int 
 
     Examples
     --------
-    >>> import numpy as np, torch
+    >>> import torch
     >>> from fastdci.io import encode_model
-    >>> images = torch.rand(200, 1, 8, 8)
-    >>> factors = (images.mean(dim=(1, 2, 3)) > 0.5).long()[:, None]
+    >>> images, factors = torch.rand(200, 1, 8, 8), torch.arange(200)[:, None] % 2
     >>> with encode_model(lambda x: x.flatten(1)[:, :3], data=(images, factors)) as source:
     ...     source.n_rows, source.n_latents, source.factor_sizes
     (200, 3, (2,))

@@ -143,3 +143,16 @@ def test_estimator_without_methods_and_options_beside_an_instance(code):
         fastdci.dci(*code, regressor=object())
     with pytest.raises(InvalidInputError, match="set it on the instance"):
         fastdci.dci(*code, regressor=LogisticRegression(), C=2.0)
+
+
+@pytest.mark.cuda
+def test_cuda_latents_reach_the_estimator_as_host_arrays(code):
+    import torch
+
+    est = LogisticRegression(max_iter=1000)
+    cpu = fastdci.dci(*code, regressor=est, backend="cpu")
+    x, y, x_test, y_test = code
+    gpu = fastdci.dci(torch.from_numpy(x).cuda(), y, torch.from_numpy(x_test).cuda(), y_test, regressor=est,
+                      backend="cuda")
+    np.testing.assert_allclose(gpu.importance, cpu.importance, rtol=1e-10)
+    assert gpu.informativeness_test == cpu.informativeness_test

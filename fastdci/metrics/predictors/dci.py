@@ -259,13 +259,14 @@ def dci(
         :class:`~fastdci.regressors.MultinomialLogistic`; ``"lasso"``:
         :class:`~fastdci.regressors.Lasso` on the class indices as numbers (the original
         paper's choice for continuous factors). An instance of a fastdci regressor fits every
-        factor at once. Any other estimator (scikit-learn's, or one with ``fit`` and
-        ``predict`` or ``score``) is cloned (``sklearn.base.clone``) and fitted on each factor
-        alone: its importances are ``feature_importances_``, else ``|coef_|`` summed over the
-        classes (the logistic rule below, on the latents as given: a pipeline with a
-        ``StandardScaler`` gives the standardised weights, and is read at its final step); an
-        estimator with neither raises. Its informativeness is the accuracy of ``predict`` (``1 - RMSE /
-        std(y)`` for a regressor). ``settings`` records its class name and ``get_params()``.
+        factor at once. Any other estimator (scikit-learn's, or one with ``fit`` and ``predict``
+        or ``score``) is cloned (``sklearn.base.clone``) and fitted on each factor alone: its
+        importances are ``feature_importances_``, else ``|coef_|`` summed over the classes (the
+        logistic rule below, on the latents as given: a pipeline with a ``StandardScaler``,
+        read at its final step, gives standardised weights); one with neither raises. Its
+        informativeness is the accuracy of ``predict`` (``1 - RMSE / std(y)`` for a
+        regressor); its own ``random_state`` applies (``random_state`` here seeds only the
+        split). ``settings`` records its class name and ``get_params()``.
     test_size : float, default 0.5
         Fraction held out when no test rows are given.
     random_state : int or None, default 0
