@@ -11,11 +11,10 @@ checked by its one checker; the ``torchmetrics.Metric`` keywords (``sync_on_comp
   :class:`Modularity`) keep exact int64 joint counts (``dist_reduce_fx="sum"``): the
   result under DDP equals one process's result on all rows. Their bin edges are fixed
   before the first count (``latent_range=``, ``edges=``, or the first update's min and max,
-  agreed across processes); see :class:`~fastdci._tm_information.InformationCounts`.
+  agreed across processes); see :class:`InformationMetric`.
 - Predictor and intervention metrics (:class:`DCI`, :class:`SAP`, :class:`Explicitness`,
   :class:`BetaVAE`, :class:`FactorVAE`, :class:`ZMax`, :class:`IRS`) keep the rows (at most
-  ``max_rows`` per process) and compute with the core functions; see
-  :class:`~fastdci._tm_rows.RowStore`.
+  ``max_rows`` per process) and compute with the core functions; see :class:`RowMetric`.
 - :class:`Disentanglement` is several metrics at once, sharing one count table per binning
   and one copy of the rows; ``compute()`` returns a :class:`fastdci.Report`.
 
@@ -59,11 +58,36 @@ from .errors import FastDCIError
 from .metrics.registry import METRICS, resolve_metrics
 
 __all__ = ["DCI", "DCIMIG", "IRS", "JEMMIG", "METRIC_CLASSES", "MIG", "SAP", "BetaVAE", "Disentanglement",
-           "Explicitness", "FactorVAE", "MIGSup", "Modularity", "ZMax"]
+           "Explicitness", "FactorVAE", "InformationMetric", "MIGSup", "Modularity", "RowMetric", "ZMax"]
 
 
-class _Information(InformationCounts):
-    """One information metric; ``**options`` are its registry options plus Metric keywords."""
+class InformationMetric(InformationCounts):
+    """Base of the information metrics: exact int64 joint counts, summed over batches and processes.
+
+    Parameters
+    ----------
+    latent_range : (lo, hi), optional
+        Uniform bins between ``lo`` and ``hi`` (numbers, or one per latent), fixed before the
+        first update: the same binning every epoch.
+    edges : array (L, n_bins + 1), optional
+        Bin edges of your own (the only choice with ``discretizer="quantile"``).
+    backend : {"auto", "cpu", "cuda"}, default "auto"
+        Where each batch is counted (``"auto"``: where it lives).
+    **options :
+        The metric's registry options (``n_bins``, ``discretizer``, ...) and the
+        ``torchmetrics.Metric`` keywords.
+
+    Without ``latent_range`` or ``edges``, the bins span the first update's per-latent min
+    and max; under DDP that first update is a collective that reduces every process's
+    first-batch min and max, so every process counts with the same edges (each process must
+    make its first update at the same point, as DDP loops do), and ``reset()`` agrees on new
+    ones at the next first update. ``compute()`` returns exactly what ``fastdci.<name>``
+    returns on the rows of every process when the edges are those rows' min and max (always,
+    for the first-update edges, when no later row falls outside them); a row outside the edges
+    is counted in the end bin and ``compute()`` warns in one line naming the latents and the
+    ``latent_range`` to pass. ``result.provenance["bin_edges"]`` says where the edges came
+    from. The states are described in :class:`fastdci._tm_information.InformationCounts`.
+    """
 
     metric_name: ClassVar[str] = ""
 
@@ -80,8 +104,23 @@ class _Information(InformationCounts):
         return value
 
 
-class _Rows(RowStore):
-    """One predictor or intervention metric; ``**options`` are its registry options plus Metric keywords."""
+class RowMetric(RowStore):
+    """Base of the predictor and intervention metrics: the rows kept, then the core function.
+
+    Parameters
+    ----------
+    max_rows : int, default 1,000,000
+        Rows one process keeps; an update past it raises with the fix (no silent
+        subsampling; DCI's ``max_train`` option subsamples its training rows, recorded).
+    random_state, backend, factor_sizes, factor_names :
+        As ``fastdci.<name>`` takes them.
+    **options :
+        The metric's registry options and the ``torchmetrics.Metric`` keywords.
+
+    ``compute()`` returns ``fastdci.<name>`` on every row kept; under DDP the rows of every
+    process, concatenated in rank order (the predictor metrics' train/test split is a seeded
+    permutation of that order).
+    """
 
     metric_name: ClassVar[str] = ""
 
@@ -98,74 +137,74 @@ class _Rows(RowStore):
 
 
 # ------------------------------------------------------------------------ information metrics
-class MIG(_Information):
+class MIG(InformationMetric):
     """:func:`fastdci.mig` from exact joint counts; options ``n_bins``, ``discretizer``, ``normalization``."""
 
     metric_name = "mig"
 
 
-class MIGSup(_Information):
+class MIGSup(InformationMetric):
     """:func:`fastdci.mig_sup` from exact joint counts; options ``n_bins``, ``discretizer``."""
 
     metric_name = "mig_sup"
 
 
-class JEMMIG(_Information):
+class JEMMIG(InformationMetric):
     """:func:`fastdci.jemmig` from exact joint counts; options ``n_bins``, ``discretizer``."""
 
     metric_name = "jemmig"
 
 
-class DCIMIG(_Information):
+class DCIMIG(InformationMetric):
     """:func:`fastdci.dcimig` from exact joint counts; options ``n_bins``, ``discretizer``."""
 
     metric_name = "dcimig"
 
 
-class Modularity(_Information):
+class Modularity(InformationMetric):
     """:func:`fastdci.modularity` from exact joint counts; options ``n_bins``, ``discretizer``, ``uninformative``."""
 
     metric_name = "modularity"
 
 
 # ------------------------------------------------------------------------ metrics on the rows
-class DCI(_Rows):
+class DCI(RowMetric):
     """:func:`fastdci.dci` on the rows kept; options ``regressor``, ``test_size``, ``max_train``, ..."""
 
     metric_name = "dci"
 
 
-class SAP(_Rows):
+class SAP(RowMetric):
     """:func:`fastdci.sap` on the rows kept; options ``test_size``, ``continuous``, ``C``."""
 
     metric_name = "sap"
 
 
-class Explicitness(_Rows):
+class Explicitness(RowMetric):
     """:func:`fastdci.explicitness` on the rows kept; options ``test_size``, ``C``, ``classifier``."""
 
     metric_name = "explicitness"
 
 
-class BetaVAE(_Rows):
+class BetaVAE(RowMetric):
     """:func:`fastdci.beta_vae_score` on the rows kept (they must cover the factor grid)."""
 
     metric_name = "beta_vae"
 
 
-class FactorVAE(_Rows):
+class FactorVAE(RowMetric):
     """:func:`fastdci.factor_vae_score` on the rows kept (they must cover the factor grid)."""
 
     metric_name = "factor_vae"
 
 
-class ZMax(_Rows):
+class ZMax(RowMetric):
     """:func:`fastdci.z_max_variance` on the rows kept (they must cover the factor grid)."""
 
     metric_name = "z_max"
 
 
-class IRS(_Rows):
+class IRS(RowMetric):
     """:func:`fastdci.irs` on the rows kept (they must cover the factor grid)."""
 
     metric_name = "irs"

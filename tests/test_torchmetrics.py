@@ -78,9 +78,11 @@ def _extremes_first(x, y):
 
 
 def test_one_class_per_registry_metric():
-    from fastdci.torchmetrics import METRIC_CLASSES
+    from fastdci.torchmetrics import METRIC_CLASSES, InformationMetric, RowMetric
 
     assert set(METRIC_CLASSES) == set(METRICS)
+    for name, cls in METRIC_CLASSES.items():
+        assert issubclass(cls, InformationMetric if name in INFORMATION else RowMetric), name
 
 
 def test_import_fastdci_does_not_import_torchmetrics():
