@@ -130,6 +130,9 @@ class InformationCounts(ResultMetric):
         """The counts so far (of every process, inside :meth:`compute`) with their edges."""
         if self.counts.numel() == 0 or int(self.counts[0, 0].sum()) == 0:
             raise InvalidInputError(f"{self._names[0]}: no rows counted yet; call update(latents, factors) first.")
+        if self.edges is None:  # other processes counted rows, this one none
+            raise InvalidInputError(f"{self._names[0]}: this process made no update; every process must update at "
+                                    "least once before compute().")
         return InformationStats(counts=self.counts.cpu().numpy(), edges=self.edges, discretizer=self.discretizer)
 
     def compute(self) -> dict[str, Any]:
