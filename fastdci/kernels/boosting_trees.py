@@ -6,9 +6,11 @@ gradient sum, then the row count or the hessian sum and the row count), the best
 Newton leaf values with the round's raw-score update (:func:`leaf_update`), and the raw scores
 of a fitted ensemble (:func:`predict_raw`). All ``C`` class trees of a round grow together,
 level by level, ``node[n, c]`` being row ``n``'s node in class ``c``'s tree. Candidate splits are
-scanned latent ascending, then bin ascending, the first strict maximum winning, as in the torch
-twins of :mod:`fastdci.kernels.torch_boosting`, so both paths give the same splits on the same
-bins up to floating-point ties; no result depends on the thread count. Every kernel writes into
+scanned bin ascending within a latent (the first strict maximum winning), and a gain tied
+exactly between latents goes to the latent with the lowest ``rank`` (a random permutation per
+node and tree, drawn by the caller, as scikit-learn visits features in a random order), as in
+the torch twins of :mod:`fastdci.kernels.torch_boosting`, so both paths give the same splits on
+the same bins and ranks; no result depends on the thread count. Every kernel writes into
 arrays the caller allocates.
 """
 
@@ -36,6 +38,7 @@ _LEAF_BLOCK = 2048  # rows per partial sum in leaf_update (fixed: results indepe
         numba.int64,
         numba.int64,
         numba.int64[::1],
+        numba.int32[:, :, ::1],
         _i4_2d,
         _i4_2d,
         _f8_2d,
@@ -45,15 +48,17 @@ _LEAF_BLOCK = 2048  # rows per partial sum in leaf_update (fixed: results indepe
     parallel=True,
     cache=True,
 )
-def find_splits(hist, wch, cch, n_bins, feat, thr, gain, n_left, n_right):  # pragma: no cover
+def find_splits(hist, wch, cch, n_bins, rank, feat, thr, gain, n_left, n_right):  # pragma: no cover
     """Best split of every (node, class) tree node by the gain on binned thresholds.
 
     ``hist`` (L, B, J, ch, C) float32 (sums run in float64); ``wch`` the channel of the
     gain's denominator (count or hessian), ``cch`` the count channel; ``n_bins`` (L,) bins
     in use per latent. A split "bin <= t goes left" (t = 0 .. n_bins[l] - 2) is valid when
     both sides hold at least one row and a positive denominator; its gain is
-    ``G_L^2 / W_L + G_R^2 / W_R - G^2 / W``. Candidates are scanned latent-major, bin-minor;
-    the first strict maximum wins; a node splits only if its best gain exceeds
+    ``G_L^2 / W_L + G_R^2 / W_R - G^2 / W``. Within a latent the first strict maximum over
+    the bins wins; between latents the highest gain wins, and of latents with exactly equal
+    gains the one with the lowest ``rank[j, c, l]`` ((J, C, L) int32, a permutation of the
+    latents per node and class); a node splits only if its best gain exceeds
     ``1e-12 * W``. Outputs (J, C): ``feat`` (-1: no split; all rows go left), ``thr`` (bin),
     ``gain`` (0 without split), ``n_left`` / ``n_right`` row counts.
     """
@@ -133,8 +138,9 @@ def find_splits(hist, wch, cch, n_bins, feat, thr, gain, n_left, n_right):  # pr
             best_g = -np.inf
             bf = -1
             for l in range(L):
-                if bl_gain[l, j, c] > best_g:
-                    best_g = bl_gain[l, j, c]
+                g_l = bl_gain[l, j, c]
+                if g_l > best_g or (g_l == best_g and bf >= 0 and rank[j, c, l] < rank[j, c, bf]):
+                    best_g = g_l
                     bf = l
             if bf >= 0 and best_g > 1e-12 * tot_w[bf, j, c]:
                 feat[j, c] = bf

@@ -108,8 +108,8 @@ def sibling_subtract(built, parent, side):
     return torch.stack([left, right], dim=3).reshape(L, B, 2 * S, ch, C)
 
 
-def find_splits(hist, wch: int, cch: int, n_bins):
-    """Torch twin of :func:`.boosting_trees.find_splits`.
+def find_splits(hist, wch: int, cch: int, n_bins, rank):
+    """Torch twin of :func:`.boosting_trees.find_splits` (``rank`` a (J, C, L) integer tensor).
 
     Returns ``(feat, thr, gain, n_left, n_right)``, each (J, C) (feat/thr int64).
     """
@@ -128,11 +128,15 @@ def find_splits(hist, wch: int, cch: int, n_bins):
         - Gt * Gt / torch.where(valid, Wt.expand_as(WL), one)
     )
     gain = torch.where(valid, gain, torch.full_like(gain, -float("inf")))
-    flat = gain.permute(2, 3, 0, 1).reshape(J, C, L * B)
-    arg = torch.argmax(flat, dim=2)
-    best = torch.gather(flat, 2, arg[..., None])[..., 0]
-    bf = arg // B
-    bt = arg % B
+    per_latent = gain.permute(2, 3, 0, 1)  # (J, C, L, B)
+    arg_b = torch.argmax(per_latent, dim=3)  # first maximum over the bins
+    best_l = torch.gather(per_latent, 3, arg_b[..., None])[..., 0]  # (J, C, L)
+    best = best_l.max(dim=2).values
+    # of the latents with exactly the best gain, the one of lowest rank
+    tied = best_l == best[..., None]
+    key = torch.where(tied, rank.to(torch.int64), torch.full_like(arg_b, L + 1))
+    bf = torch.argmin(key, dim=2)
+    bt = torch.gather(arg_b, 2, bf[..., None])[..., 0]
     jj = torch.arange(J, device=hist.device)[:, None].expand(J, C)
     cc = torch.arange(C, device=hist.device)[None, :].expand(J, C)
     wt_best = Wt[bf, 0, jj, cc]

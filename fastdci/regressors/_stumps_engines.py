@@ -20,7 +20,7 @@ from ..kernels import boosting_trees as kt
 from ..kernels import torch_boosting as tb
 from ._base import ClassEncoding
 
-__all__ = ["Trees", "boost_numba", "boost_torch"]
+__all__ = ["Trees", "boost_numba", "boost_torch", "split_ranks"]
 
 
 @dataclass
@@ -37,6 +37,17 @@ class Trees:
     gain: np.ndarray
     values: np.ndarray
     init: np.ndarray
+
+
+def split_ranks(rng: np.random.Generator, n_nodes: int, n_trees: int, n_latents: int) -> np.ndarray:
+    """(J, C, L) int32: a random permutation of the latents for every node of every tree.
+
+    A split gain tied exactly between latents (a duplicated latent, two latents binned alike)
+    goes to the latent of lowest rank, so tied latents share the splits, and the importance,
+    at random as scikit-learn's trees, which visit the features in a random order, do.
+    """
+    base = np.broadcast_to(np.arange(n_latents, dtype=np.int32), (n_nodes, n_trees, n_latents))
+    return np.ascontiguousarray(rng.permuted(base, axis=2))
 
 
 def _init_scores(codes: np.ndarray, enc: ClassEncoding) -> np.ndarray:
@@ -84,6 +95,7 @@ def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
     built_buf = [np.empty((L, B, 2 ** max(d - 1, 0) * C * n_ch), dtype=np.float32) for d in range(D)]
     full_buf = [None] + [np.empty((L, B, 2**d, n_ch, C), dtype=np.float32) for d in range(1, D)]
     v = np.empty((2**D, C))
+    rng = np.random.default_rng(s["random_state"])
     for r in range(R):
         kb.softmax_gradients(F, codes, offsets, G, H)
         Wt = H if newton else ones
@@ -108,7 +120,7 @@ def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
             g = np.empty((J, C))
             nl = np.empty((J, C))
             nr = np.empty((J, C))
-            kt.find_splits(hist, wch, cch, n_bins, f, t, g, nl, nr)
+            kt.find_splits(hist, wch, cch, n_bins, split_ranks(rng, J, C, L), f, t, g, nl, nr)
             feat[r, J - 1 : 2 * J - 1] = f
             thr[r, J - 1 : 2 * J - 1] = t
             gain[r, J - 1 : 2 * J - 1] = g
@@ -139,6 +151,7 @@ def boost_torch(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
     F = init.expand(N, C).clone()
     onehot = tb.TorchOneHot(bins, B)
     I = 2**D - 1
+    rng = np.random.default_rng(s["random_state"])
     feat = torch.full((R, I, C), -1, dtype=torch.int32, device=dev)
     thr = torch.zeros((R, I, C), dtype=torch.int32, device=dev)
     gain = torch.zeros((R, I, C), dtype=torch.float64, device=dev)
@@ -153,8 +166,9 @@ def boost_torch(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
             W = tb.level_weights(G, Wt, node, side, d, 3 if newton else 2)
             built = onehot.histogram(W)  # (L, B, S, ch, C)
             hist = built if d == 0 else tb.sibling_subtract(built, parent, side)
-            f, t, g, nl, nr = tb.find_splits(hist, 1, hist.shape[3] - 1, n_bins_t)
             J = 2**d
+            rank = torch.as_tensor(split_ranks(rng, J, C, L), device=dev)
+            f, t, g, nl, nr = tb.find_splits(hist, 1, hist.shape[3] - 1, n_bins_t, rank)
             feat[r, J - 1 : 2 * J - 1] = f.to(torch.int32)
             thr[r, J - 1 : 2 * J - 1] = t.to(torch.int32)
             gain[r, J - 1 : 2 * J - 1] = g

@@ -56,9 +56,11 @@ class GradientBoostedStumps(BatchedClassifier):
     device : {"auto", "cpu", "cuda"}, default "auto"
         ``"cpu"`` runs Numba kernels; ``"cuda"`` runs the torch formulation on the GPU;
         ``"auto"`` follows a CUDA torch/CuPy input, else picks CUDA when torch sees one.
-    random_state : int, default 0
-        Recorded for interface symmetry; the fit is deterministic (no subsampling, ties
-        broken by the first latent, then the first bin).
+    random_state : int or None, default 0
+        Seeds the order in which latents win exactly tied split gains (a random permutation
+        per node and tree, as scikit-learn's random feature order), so duplicated or
+        identically binned latents share the splits and the importance instead of all going
+        to the first; within a latent the first bin wins. Untied splits do not depend on it.
 
     Attributes
     ----------
@@ -241,6 +243,7 @@ class GradientBoostedStumps(BatchedClassifier):
             "learning_rate": float(self.learning_rate),
             "max_depth": int(self.max_depth),
             "criterion": self.criterion,
+            "random_state": self.random_state,
         }
 
     def _n_bins(self) -> np.ndarray:

@@ -214,9 +214,14 @@ def _channel_major(hist):
     return np.ascontiguousarray(np.moveaxis(hist, -1, -2))
 
 
-def _splits(hist, wch, cch, n_bins):
-    """find_splits on a histogram written (L, B, J, C, ch) by the test."""
-    J, C = hist.shape[2], hist.shape[3]
+def _identity_rank(J, C, L):
+    return np.broadcast_to(np.arange(L, dtype=np.int32), (J, C, L)).copy()
+
+
+def _splits(hist, wch, cch, n_bins, rank=None):
+    """find_splits on a histogram written (L, B, J, C, ch) by the test (ties: lowest rank)."""
+    L, J, C = hist.shape[0], hist.shape[2], hist.shape[3]
+    rank = _identity_rank(J, C, L) if rank is None else rank
     hist = _channel_major(hist)
     out = (
         np.empty((J, C), np.int32),
@@ -225,7 +230,7 @@ def _splits(hist, wch, cch, n_bins):
         np.empty((J, C)),
         np.empty((J, C)),
     )
-    kt.find_splits(hist, wch, cch, np.asarray(n_bins, dtype=np.int64), *out)
+    kt.find_splits(hist, wch, cch, np.asarray(n_bins, dtype=np.int64), rank, *out)
     return out
 
 
@@ -296,10 +301,37 @@ def test_find_splits_matches_a_numpy_scan_and_torch(rng):
             assert (feat[j, c], thr[j, c]) == arg[:2]
             assert gain[j, c] == pytest.approx(best, rel=1e-9)
             assert (nl[j, c], nr[j, c]) == arg[2:]
-    tf = tb.find_splits(torch.from_numpy(_channel_major(hist)), 1, 1, torch.tensor(n_bins))
+    tf = tb.find_splits(torch.from_numpy(_channel_major(hist)), 1, 1, torch.tensor(n_bins),
+                        torch.from_numpy(_identity_rank(J, C, L)))
     np.testing.assert_array_equal(tf[0].numpy(), feat)
     np.testing.assert_array_equal(tf[1].numpy(), thr)
     np.testing.assert_allclose(tf[2].numpy(), gain, rtol=1e-9)
+
+
+def test_a_gain_tied_between_latents_goes_to_the_lowest_rank(rng):
+    # latents 0 and 2 are the same column; latent 1 is noise: every node/class tie is between
+    # 0 and 2, and the rank decides it, in the Numba kernel and its torch twin alike
+    L, B, J, C, N = 3, 6, 2, 4, 300
+    col = rng.integers(0, B, size=N)
+    bins = np.stack([col, rng.integers(0, B, size=N), col], axis=1)
+    node = rng.integers(0, J, size=(N, C))
+    g = rng.normal(size=(N, C)) + (col[:, None] > 2) * 2.0
+    hist = np.zeros((L, B, J, C, 2), dtype=np.float32)
+    for n in range(N):
+        for l in range(L):
+            for c in range(C):
+                hist[l, bins[n, l], node[n, c], c] += [g[n, c], 1.0]
+    rank = np.ascontiguousarray(rng.permuted(np.broadcast_to(np.arange(L, dtype=np.int32), (J, C, L)), axis=2))
+    feat, thr, gain, _, _ = _splits(hist, 1, 1, [B] * L, rank)
+    expect = np.where(rank[:, :, 0] < rank[:, :, 2], 0, 2)
+    np.testing.assert_array_equal(feat, expect)
+    assert set(np.unique(feat)) == {0, 2}  # both copies win somewhere with these ranks
+    f0, _, g0, _, _ = _splits(hist, 1, 1, [B] * L)  # identity ranks: the first copy always
+    assert (f0 == 0).all() and np.array_equal(g0, gain)
+    tf = tb.find_splits(torch.from_numpy(_channel_major(hist)), 1, 1, torch.tensor([B] * L),
+                        torch.from_numpy(rank))
+    np.testing.assert_array_equal(tf[0].numpy(), feat)
+    np.testing.assert_array_equal(tf[1].numpy(), thr)
 
 
 def test_no_split_when_every_candidate_is_empty_or_flat():
