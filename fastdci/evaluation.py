@@ -211,6 +211,7 @@ def evaluate(
     factor_sizes: Sequence[int] | None = None,
     factor_names: Sequence[str] | None = None,
     memory_budget: int | None = None,
+    preset: str | None = None,
     **metric_options: dict,
 ) -> Report:
     """Compute disentanglement metrics on a latents file or on arrays.
@@ -234,6 +235,11 @@ def evaluate(
         For array input: the number of classes and the name of each factor.
     memory_budget : int, optional
         Bytes of latents a file may occupy in memory (default: a quarter of the machine's).
+    preset : {"disentanglement_lib"}, optional
+        Reproduce another library's protocol on a file holding a complete factor grid: each
+        metric's points drawn as that library draws them, with its point counts, batch sizes
+        and bins (:mod:`fastdci.presets` states them); metrics it lacks are skipped, and
+        per-metric options are refused (the preset fixes them). Every result records it.
     **metric_options : dict
         Per-metric options, e.g. ``dci={"regressor": "logistic", "max_train": 100_000}``.
 
@@ -258,6 +264,15 @@ def evaluate(
 
     names = resolve_metrics(metrics)
     checked = check_metric_options(names, metric_options)
+    if preset is not None:
+        from .presets import PRESETS
+
+        if preset not in PRESETS:
+            raise InvalidInputError(f"preset must be one of {list(PRESETS)} or None; got {preset!r}.")
+        if metric_options:
+            raise InvalidInputError(
+                f"preset={preset!r} fixes every metric's options; drop {sorted(metric_options)} or the preset."
+            )
     random_state = check_random_state(random_state)
     device = resolve_device(backend)
     own = not isinstance(source, LatentsSource)
@@ -272,6 +287,7 @@ def evaluate(
     timings: dict[str, float] = {}
     warned: dict[str, list[str]] = {}
     t_all = time.perf_counter()
+    grid = None
     try:
         bar = _Bar(len(names)) if progress else None
         for name in names:
@@ -279,15 +295,28 @@ def evaluate(
             if bar is not None:
                 bar.set_description(name)
             t = time.perf_counter()
-            ok, why = src.grid_coverage(others="others_grid" in spec.needs) if spec.needs_grid else (True, "")
-            if not ok:
+            if preset is not None:
+                from .presets import GridData, preset_has, preset_metric
+
+                ok, why = True, ""
+                if grid is None:
+                    grid = GridData(src)
+            else:
+                ok, why = src.grid_coverage(others="others_grid" in spec.needs) if spec.needs_grid else (True, "")
+            if preset is not None and not preset_has(preset, name):
+                skipped[name] = f"{preset} has no {name} (evaluate it without a preset)"
+            elif not ok:
                 skipped[name] = f"the rows do not cover the factor grid: {why}"
             else:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     try:
-                        results[name] = compute(spec, src, checked[name], backend=device,
-                                                random_state=random_state)
+                        if preset is not None:
+                            results[name] = preset_metric(preset, name, src, random_state=random_state,
+                                                          backend=device, grid=grid)
+                        else:
+                            results[name] = compute(spec, src, checked[name], backend=device,
+                                                    random_state=random_state)
                     except FastDCIError as exc:
                         failed[name] = str(exc)
                 msgs = [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
@@ -309,6 +338,7 @@ def evaluate(
         "factor_values_present": [int(np.unique(src.factors[:, k]).size) for k in range(src.n_factors)],
         "backend": device,
         "random_state": random_state,
+        "preset": preset,
         "metric_options": {k: dict(v) for k, v in metric_options.items()},
         "seconds": timings,
         "warnings": warned,

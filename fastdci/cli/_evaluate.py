@@ -71,6 +71,8 @@ def evaluate(
     format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table or json on stdout."),
     backend: str = typer.Option("auto", "--backend", help="auto, cpu or cuda."),
     seed: int = typer.Option(0, "--seed", help="Random seed of every metric."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="disentanglement_lib: its protocol (point counts, "
+                                         "draws, batch sizes, bins) on a complete factor grid; no --set."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Recompute even where --out holds a valid result."),
     set_: List[str] = typer.Option([], "--set", help="Metric option METRIC.OPTION=VALUE, e.g. dci.max_train=100000."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Run on a local Dask cluster of N worker "
@@ -94,6 +96,13 @@ def evaluate(
     names = resolve_metrics(metrics)
     options = _parse_sets(set_)
     check_metric_options(names, options)
+    if preset is not None:
+        from ..presets import PRESETS
+
+        if preset not in PRESETS:
+            raise InvalidInputError(f"--preset must be one of {list(PRESETS)}; got {preset!r}.")
+        if options:
+            raise InvalidInputError(f"--preset {preset} fixes every metric's options; drop the --set options or the preset.")
     paths, unmatched = _expand(files)
     if workers is not None and scheduler is not None:
         raise InvalidInputError("pass --workers (a local cluster) or --scheduler (an existing one), not both.")
@@ -102,12 +111,13 @@ def evaluate(
     rows: list[dict] = []
     try:
         if workers is not None or scheduler is not None:
-            rows = _on_dask(paths, names, options, out, overwrite, backend, seed, workers, scheduler, no_progress)
+            rows = _on_dask(paths, names, options, out, overwrite, backend, seed, workers, scheduler, no_progress,
+                            preset)
         else:
             for path in paths:
                 rows.append(evaluate_file(str(path), names, options, out=None if out is None else str(out),
                                           overwrite=overwrite, backend=backend, random_state=seed,
-                                          progress=show_progress(no_progress)))
+                                          progress=show_progress(no_progress), preset=preset))
                 _say(rows[-1])
     except KeyboardInterrupt:
         where = (f"the results of finished files are stored in {out}: rerun the same command to compute the rest"
@@ -121,6 +131,8 @@ def evaluate(
         print_json(rows)
     elif rows:
         _print_scores(rows)
+        if preset is not None:
+            print(f"  preset: {preset} (its draws, point counts, batch sizes and bins; see fastdci.presets)")
     for r in rows:
         if r.get("status") == "failed":
             print(f"error: {r['error']}", file=sys.stderr)
@@ -206,7 +218,8 @@ def _say(row: dict) -> None:
         print(f"{row['file']}: {msg}", file=sys.stderr)
 
 
-def _on_dask(paths, names, options, out, overwrite, backend, seed, workers, scheduler, no_progress) -> list[dict]:
+def _on_dask(paths, names, options, out, overwrite, backend, seed, workers, scheduler, no_progress,
+             preset=None) -> list[dict]:
     from ..sweep import evaluate_many, local_client
     from ..sweep.many import _need_dask, close_client
 
@@ -214,7 +227,7 @@ def _on_dask(paths, names, options, out, overwrite, backend, seed, workers, sche
     client = distributed.Client(scheduler) if scheduler is not None else local_client(workers)
     try:
         table = evaluate_many(paths, names, client=client, out=out, overwrite=overwrite, backend=backend,
-                              random_state=seed, progress=not no_progress, **options)
+                              random_state=seed, progress=not no_progress, preset=preset, **options)
     finally:
         close_client(client)
     rows = [{k: v for k, v in r.items() if v == v} for r in table.to_dict("records")]  # drop NaN cells

@@ -33,9 +33,9 @@ def _plain(options: Mapping[str, Any]) -> dict:
 
 
 def request_for(path: str | os.PathLike, checked: Mapping[str, Mapping[str, Any]], *, backend: str,
-                random_state: Any) -> dict:
-    """What a result must match to be reused: the file as it is now, the seed, the backend and
-    each metric's checked options."""
+                random_state: Any, preset: str | None = None) -> dict:
+    """What a result must match to be reused: the file as it is now, the seed, the backend,
+    the preset and each metric's checked options."""
     st = Path(path).stat()
     return {
         "file": str(Path(path).resolve()),
@@ -43,6 +43,7 @@ def request_for(path: str | os.PathLike, checked: Mapping[str, Mapping[str, Any]
         "mtime_ns": st.st_mtime_ns,
         "backend": backend,
         "random_state": random_state if isinstance(random_state, (int, type(None))) else repr(random_state),
+        "preset": preset,
         "options": {name: _plain(opts) for name, opts in checked.items()},
     }
 
@@ -56,12 +57,12 @@ def load(target: Path) -> dict | None:
 
 
 def still_valid(stored: dict | None, request: dict) -> dict | None:
-    """The stored document if it was computed on this file as it is now, with the same seed
-    and backend; else None (nothing in it may be reused)."""
+    """The stored document if it was computed on this file as it is now, with the same seed,
+    backend and preset; else None (nothing in it may be reused)."""
     if not stored or "request" not in stored or "results" not in stored:
         return None
     old = stored["request"]
-    if any(old.get(k) != request[k] for k in ("file", "size", "mtime_ns", "backend", "random_state")):
+    if any(old.get(k) != request.get(k) for k in ("file", "size", "mtime_ns", "backend", "random_state", "preset")):
         return None
     return stored
 

@@ -116,7 +116,7 @@ def run_tasks(calls: Sequence[tuple], *, client: Any = None, n_workers: int | No
 
 
 def evaluate_file(path: str, metrics: Sequence[str], metric_options: dict, *, out: str | None, overwrite: bool,
-                  backend: str, random_state: Any, progress: bool = False) -> dict:
+                  backend: str, random_state: Any, progress: bool = False, preset: str | None = None) -> dict:
     """One file: reuse what is stored and still valid, compute the rest, write, return a row.
 
     Never raises for a bad file: the row says ``status="failed"`` and names the error.
@@ -129,7 +129,7 @@ def evaluate_file(path: str, metrics: Sequence[str], metric_options: dict, *, ou
             what = "is a folder, not a latents file" if Path(path).is_dir() else "no such file"
             raise MissingFileError(f"{path}: {what}. Check the path (write one with fastdci encode).")
         checked = check_metric_options(list(metrics), metric_options)
-        request = _store.request_for(path, checked, backend=backend, random_state=random_state)
+        request = _store.request_for(path, checked, backend=backend, random_state=random_state, preset=preset)
         target = Path(out) / f"{row['identity']}.json" if out is not None else None
         stored = None if target is None or overwrite else _store.load(target)
         old = _store.still_valid(stored, request)  # None when the file, seed or backend changed
@@ -138,7 +138,7 @@ def evaluate_file(path: str, metrics: Sequence[str], metric_options: dict, *, ou
         kept = Report.from_dict(old) if old is not None else None
         new = None
         if todo:
-            new = evaluate(path, todo, backend=backend, random_state=random_state, progress=progress,
+            new = evaluate(path, todo, backend=backend, random_state=random_state, progress=progress, preset=preset,
                            **{m: metric_options[m] for m in todo if m in metric_options})
             row["warnings"] = [f"{m} warning: {w}" for m, ws in new.provenance.get("warnings", {}).items() for w in ws]
         report = _merge(kept, new, todo)
@@ -200,6 +200,7 @@ def evaluate_many(
     random_state: int = 0,
     progress: bool = True,
     n_workers: int | None = None,
+    preset: str | None = None,
     **metric_options: dict,
 ):
     """Evaluate many latents files on a Dask cluster; one row per file.
@@ -220,7 +221,7 @@ def evaluate_many(
         rest; without it nothing is stored.
     overwrite : bool, default False
         Recompute everything even where a valid result is stored.
-    backend, random_state, **metric_options
+    backend, random_state, preset, **metric_options
         As in :func:`fastdci.evaluate`.
     progress : bool, default True
         A progress bar on stderr over completed files.
@@ -248,7 +249,7 @@ def evaluate_many(
         raise InvalidInputError("no latents files were given; pass at least one path.")
     calls = [(evaluate_file, (f, names, dict(metric_options)),
               dict(out=None if out is None else str(out), overwrite=overwrite, backend=backend,
-                   random_state=random_state)) for f in files]
+                   random_state=random_state, preset=preset)) for f in files]
 
     def failed(i: int, exc: BaseException) -> dict:
         return {"file": files[i], "identity": _store.file_identity(files[i]), "status": "failed",

@@ -21,17 +21,20 @@ Differences from the reference, beyond those of :mod:`.metrics`:
 * ``compute_modularity_explicitness`` leaves a constant code at 0 when it normalises the
   codes; the reference divides 0 by 0 there and its logistic regression refuses the NaNs.
 * ``compute_factor_vae`` prunes codes with standard deviation below ``prune_threshold``:
-  0.0 is the code's default (gin ``prune_dims.threshold``); the studies bind 0.05.
+  0.0 is the code's default (gin ``prune_dims.threshold``); the studies bind 0.05. A code of
+  zero variance is never active: with threshold 0 the reference keeps it and divides 0 by 0
+  (with every code constant it then scores about 1 / num_factors; fastdci scores 0).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from ...errors import InvalidInputError
-from ._arrays import Deferred, draw_codes, legacy_random_state, relabel_pair, sample
+from ._arrays import draw_codes, legacy_random_state, relabel_pair
+from ._draws import beta_vae_points, factor_vae_votes
 from .metrics import (
     _compute_dci,
     _compute_mig,
@@ -126,74 +129,21 @@ def compute_modularity_explicitness(ground_truth_data, representation_function: 
 
 
 # ------------------------------------------------------------------------------ interventions
-def _check_count(name: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise InvalidInputError(f"{name} must be a positive integer; got {v!r}.")
-    return int(v)
-
-
-def _beta_vae_draw(gtd, deferred: Deferred, batch_size: int, num_points: int, rs) -> tuple[np.ndarray, list]:
-    labels = np.zeros(num_points, dtype=np.int64)
-    pairs = []
-    for i in range(num_points):
-        index = rs.randint(gtd.num_factors)
-        f1 = np.array(gtd.sample_factors(batch_size, rs))
-        f2 = np.array(gtd.sample_factors(batch_size, rs))
-        f2[:, index] = f1[:, index]
-        s1 = deferred.add(gtd.sample_observations_from_factors(f1, rs))
-        s2 = deferred.add(gtd.sample_observations_from_factors(f2, rs))
-        labels[i] = index
-        pairs.append((s1, s2))
-    return labels, pairs
-
-
-def _beta_vae_points(codes: np.ndarray, pairs: list) -> np.ndarray:
-    return np.stack([np.mean(np.abs(codes[s1] - codes[s2]), axis=0) for s1, s2 in pairs])
-
-
 def compute_beta_vae_sklearn(ground_truth_data, representation_function: Callable, random_state, artifact_dir=None,
                              batch_size: int = 64, num_train: int = 10000, num_eval: int = 5000) -> dict:
     """``beta_vae.compute_beta_vae_sklearn``: train_accuracy, eval_accuracy."""
     from ...regressors.logistic import MultinomialLogistic
 
     del artifact_dir
-    bs, n_tr, n_ev = (_check_count(k, v) for k, v in
-                      (("batch_size", batch_size), ("num_train", num_train), ("num_eval", num_eval)))
-    rs = legacy_random_state(random_state)
-    deferred = Deferred(representation_function)
-    train_labels, train_pairs = _beta_vae_draw(ground_truth_data, deferred, bs, n_tr, rs)
-    eval_labels, eval_pairs = _beta_vae_draw(ground_truth_data, deferred, bs, n_ev, rs)
-    codes = deferred.codes().astype(np.float64)
-    X, Xe = _beta_vae_points(codes, train_pairs), _beta_vae_points(codes, eval_pairs)
-    if np.unique(train_labels).size > 1:
-        model = MultinomialLogistic(C=1.0, standardize=False, device="cpu").fit(X, train_labels[:, None])
-        train_acc = float(model.score(X, train_labels[:, None])[0])
-        eval_acc = float(model.score(Xe, eval_labels[:, None])[0])
+    X, y, Xe, ye = beta_vae_points(ground_truth_data, representation_function, random_state, batch_size, num_train,
+                                   num_eval)
+    if np.unique(y).size > 1:
+        model = MultinomialLogistic(C=1.0, standardize=False, device="cpu").fit(X, y[:, None])
+        train_acc = float(model.score(X, y[:, None])[0])
+        eval_acc = float(model.score(Xe, ye[:, None])[0])
     else:
-        train_acc, eval_acc = 1.0, float(np.mean(eval_labels == train_labels[0]))
+        train_acc, eval_acc = 1.0, float(np.mean(ye == y[0]))
     return {"train_accuracy": train_acc, "eval_accuracy": eval_acc}
-
-
-def _factor_vae_votes(codes, factor_ids, batch_size, global_var, active, n_factors) -> np.ndarray:
-    z = codes.reshape(len(factor_ids), batch_size, -1)
-    local = np.var(z, axis=1, ddof=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = local[:, active] / global_var[active]
-    picked = np.argmin(ratio, axis=1)  # position among the active codes, as the reference
-    votes = np.zeros((n_factors, codes.shape[1]), dtype=np.int64)
-    np.add.at(votes, (factor_ids, picked), 1)
-    return votes
-
-
-def _factor_vae_draw(gtd, deferred: Deferred, batch_size: int, num_points: int, rs) -> np.ndarray:
-    ids = np.zeros(num_points, dtype=np.int64)
-    for i in range(num_points):
-        k = rs.randint(gtd.num_factors)
-        f = np.array(gtd.sample_factors(batch_size, rs))
-        f[:, k] = f[0, k]
-        deferred.add(gtd.sample_observations_from_factors(f, rs))
-        ids[i] = k
-    return ids
 
 
 def compute_factor_vae(ground_truth_data, representation_function: Callable, random_state, artifact_dir=None,
@@ -203,27 +153,11 @@ def compute_factor_vae(ground_truth_data, representation_function: Callable, ran
     from ...metrics.interventions.variance import _vote_accuracies
 
     del artifact_dir
-    bs, n_tr, n_ev, n_var = (_check_count(k, v) for k, v in (
-        ("batch_size", batch_size), ("num_train", num_train), ("num_eval", num_eval),
-        ("num_variance_estimate", num_variance_estimate)))
-    if bs < 2:
-        raise InvalidInputError("batch_size must be at least 2 (each point is a variance over a batch).")
-    rs = legacy_random_state(random_state)
-    if hasattr(ground_truth_data, "sample_observations"):
-        observations = ground_truth_data.sample_observations(n_var, rs)
-    else:
-        observations = sample(ground_truth_data, n_var, rs)[1]
-    global_var = np.var(obtain_representation(observations, representation_function, 64).T, axis=0, ddof=1)
-    active = np.sqrt(global_var) >= prune_threshold
+    train_votes, eval_votes, _, active = factor_vae_votes(
+        ground_truth_data, representation_function, random_state, batch_size, num_train, num_eval,
+        num_variance_estimate, prune_threshold)
     if not active.any():
         return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "num_active_dims": 0}
-    deferred = Deferred(representation_function)
-    train_ids = _factor_vae_draw(ground_truth_data, deferred, bs, n_tr, rs)
-    eval_ids = _factor_vae_draw(ground_truth_data, deferred, bs, n_ev, rs)
-    codes = deferred.codes().astype(np.float64)
-    K = int(ground_truth_data.num_factors)
-    train_votes = _factor_vae_votes(codes[: n_tr * bs], train_ids, bs, global_var, active, K)
-    eval_votes = _factor_vae_votes(codes[n_tr * bs:], eval_ids, bs, global_var, active, K)
     train_acc, eval_acc, _ = _vote_accuracies(train_votes, eval_votes)
     return {"train_accuracy": train_acc, "eval_accuracy": eval_acc, "num_active_dims": int(active.sum())}
 
