@@ -212,16 +212,20 @@ def evaluate(
     factor_names: Sequence[str] | None = None,
     memory_budget: int | None = None,
     preset: str | None = None,
+    data: Any = None,
+    rows: Any = None,
+    out: str | os.PathLike | None = None,
     **metric_options: dict,
 ) -> Report:
     """Compute disentanglement metrics on a latents file or on arrays.
 
     Parameters
     ----------
-    source : str, PathLike, LatentsReader, LatentsSource or (latents, factors)
-        A latents file (see docs/latents-format.md), an open reader, a source, or a pair of
+    source : str, PathLike, LatentsReader, LatentsSource, (latents, factors), or a model
+        A latents file (see docs/latents-format.md), an open reader, a source, a pair of
         arrays ``latents (N, L)`` float and ``factors (N, K)`` int classes (NumPy, torch on any
-        device, or CuPy).
+        device, or CuPy), or a ``torch.nn.Module`` or function ``images -> means`` to encode
+        ``data`` with first (:func:`fastdci.io.encode_model` states the contract).
     metrics : str or sequence of str, default "all"
         Metric names (``fastdci metrics`` lists them), family names (``information``,
         ``predictor``, ``intervention``) or ``"all"``; a string may be comma-separated.
@@ -240,6 +244,15 @@ def evaluate(
         metric's points drawn as that library draws them, with its point counts, batch sizes
         and bins (:mod:`fastdci.presets` states them); metrics it lacks are skipped, and
         per-metric options are refused (the preset fixes them). Every result records it.
+    data : optional
+        With a model or function: what to encode (default: rendered dSprites; a dSprites
+        ``.npz`` path, a torch ``Dataset`` of ``(image, factor classes)``, or ``(images,
+        factors)`` arrays).
+    rows : None, "all", int or array, optional
+        With a model: which rows of ``data`` (an int: that many at random, by
+        ``random_state``; default all).
+    out : str or PathLike, optional
+        With a model: also write the encoded rows to this latents file.
     **metric_options : dict
         Per-metric options, e.g. ``dci={"regressor": "logistic", "max_train": 100_000}``.
 
@@ -276,7 +289,19 @@ def evaluate(
     random_state = check_random_state(random_state)
     device = resolve_device(backend)
     own = not isinstance(source, LatentsSource)
-    if own:
+    is_model = callable(source) and not isinstance(source, type)
+    if not is_model and (data is not None or rows is not None or out is not None):
+        raise InvalidInputError(
+            "data=, rows= and out= describe what a model or function encodes; with a file or arrays, drop them."
+        )
+    if is_model:
+        from .io.model_input import encode_model
+
+        pick = {"n_rows": rows} if isinstance(rows, (int, np.integer)) and not isinstance(rows, bool) else {"rows": rows}
+        src = encode_model(source, data, **pick, seed=random_state if isinstance(random_state, int) else 0,
+                           device=device, out=out, factor_names=factor_names, factor_sizes=factor_sizes,
+                           progress=progress)
+    elif own:
         src = LatentsSource(source, factor_sizes=factor_sizes, factor_names=factor_names,
                             memory_budget=memory_budget)
     else:
@@ -331,7 +356,7 @@ def evaluate(
         if own:
             src.close()
     provenance = {
-        "source": src.path if src.path is not None else "arrays",
+        "source": src.path if src.path is not None else (f"model {type(source).__name__}" if is_model else "arrays"),
         "rows": src.n_rows,
         "factor_names": list(src.factor_names),
         "factor_sizes": list(src.factor_sizes),
