@@ -24,8 +24,12 @@ Groups:
 The adapter's kernels are compiled before the first timed call. Each benchmark records its
 process CPU seconds in ``extra_info["cpu_s"]`` and its scores.
 
-Run: ``python -m pytest benchmarks/test_71_disent.py --benchmark-only`` (in an environment
-with both disent and fastdci).
+Run, in a Python >= 3.12 environment with fastdci and disent installed:
+``NUMBA_NUM_THREADS=1 FASTDCI_BENCH_THREADS=1 python -m pytest benchmarks/test_71_disent.py
+--benchmark-only``. One thread each: disent's scikit-learn fits are single-threaded, and on a
+machine whose cores are busy with other work fastdci's two OpenMP threads wait on each other.
+Smaller runs: ``FASTDCI_BENCH_DISENT_TRAIN``, ``_TEST``, ``_FVAE_TRAIN``, ``_FVAE_EVAL``,
+``_REPEATS``.
 """
 
 from __future__ import annotations
