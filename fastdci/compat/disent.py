@@ -40,7 +40,7 @@ Where the numbers differ from disent's on the same points:
   accuracies within 0.02 at disent's defaults). Only ``boost_mode="sklearn"`` (disent's
   default) is provided.
 - MIG, SAP: equal to floating-point precision (the same 20-bin histograms; the same liblinear
-  solver). A constant latent or factor scores 0 in continuous SAP where disent gives NaN.
+  solver; the same squared correlations for continuous factors).
 - FactorVAE: the same votes except where two latents' variance ratios tie to rounding:
   fastdci computes the variances in float64, disent in the representation's dtype. A latent
   whose global variance is 0 never votes here (disent divides 0 by 0 and ``argmin`` then
