@@ -313,3 +313,24 @@ def test_fixed_data_variants():
     assert 0.9 <= sap["SAP_score"] <= 1.0
     with pytest.raises(InvalidInputError, match="labels must be"):
         dlib.compute_mig_on_fixed_data(obs, labels[:, :10], as_float)
+
+
+def test_beta_vae_and_factor_vae_points_are_the_reference_draws():
+    from fastdci.compat.disentanglement_lib._draws import beta_vae_points, factor_vae_votes
+
+    X, y, Xe, ye = beta_vae_points(DATA, as_float, rs0(), 5, 40, 30)
+    rs = rs0()
+    for points, labels, n in ((X, y, 40), (Xe, ye, 30)):
+        for i in range(n):  # the reference's loop: the fixed factor, two batches, their codes
+            k = rs.randint(DATA.num_factors)
+            f1, f2 = DATA.sample_factors(5, rs), DATA.sample_factors(5, rs)
+            f2[:, k] = f1[:, k]
+            r1 = as_float(DATA.sample_observations_from_factors(f1, rs))
+            r2 = as_float(DATA.sample_observations_from_factors(f2, rs))
+            assert labels[i] == k
+            np.testing.assert_array_equal(points[i], np.mean(np.abs(r1 - r2), axis=0))
+    train, evals, global_var, active = factor_vae_votes(DATA, as_float, rs0(), 5, 40, 30, 500, 0.05)
+    assert train.sum() == 40 and evals.sum() == 30 and active.all()
+    rs = rs0()
+    obs = DATA.sample_observations(500, rs)
+    np.testing.assert_allclose(global_var, np.var(as_float(obs), axis=0, ddof=1))

@@ -40,7 +40,12 @@ def _beta_vae_draw(gtd, deferred: Deferred, batch_size: int, num_points: int, rs
 
 
 def _beta_vae_features(codes: np.ndarray, pairs: list) -> np.ndarray:
-    return np.stack([np.mean(np.abs(codes[s1] - codes[s2]), axis=0) for s1, s2 in pairs])
+    """Per point, the mean absolute difference of its two batches' codes."""
+    if not pairs:
+        return np.zeros((0, codes.shape[1]))
+    first, bs = pairs[0][0].start, pairs[0][0].stop - pairs[0][0].start
+    z = codes[first:first + 2 * bs * len(pairs)].reshape(len(pairs), 2, bs, -1)  # drawn pair by pair
+    return np.mean(np.abs(z[:, 0] - z[:, 1]), axis=1)
 
 
 def _factor_vae_votes(codes, factor_ids, batch_size, global_var, active, n_factors) -> np.ndarray:
