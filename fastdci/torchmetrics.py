@@ -13,7 +13,7 @@ checked by its one checker; the ``torchmetrics.Metric`` keywords (``sync_on_comp
   before the first count (``latent_range=``, ``edges=``, or the first update's min and max,
   agreed across processes); see :class:`InformationMetric`.
 - Predictor and intervention metrics (:class:`DCI`, :class:`SAP`, :class:`Explicitness`,
-  :class:`BetaVAE`, :class:`FactorVAE`, :class:`ZMax`, :class:`IRS`) keep the rows (at most
+  :class:`InfoMEC`, :class:`BetaVAE`, :class:`FactorVAE`, :class:`ZMax`, :class:`IRS`) keep the rows (at most
   ``max_rows`` per process) and compute with the core functions; see :class:`RowMetric`.
 - :class:`Disentanglement` is several metrics at once, sharing one count table per binning
   and one copy of the rows; ``compute()`` returns a :class:`fastdci.Report`.
@@ -58,7 +58,7 @@ from .errors import FastDCIError
 from .metrics.registry import METRICS, resolve_metrics
 
 __all__ = ["DCI", "DCIMIG", "IRS", "JEMMIG", "METRIC_CLASSES", "MIG", "SAP", "BetaVAE", "Disentanglement",
-           "Explicitness", "FactorVAE", "InformationMetric", "MIGSup", "Modularity", "RowMetric", "ZMax"]
+           "Explicitness", "FactorVAE", "InfoMEC", "InformationMetric", "MIGSup", "Modularity", "RowMetric", "ZMax"]
 
 
 class InformationMetric(InformationCounts):
@@ -186,6 +186,13 @@ class Explicitness(RowMetric):
     metric_name = "explicitness"
 
 
+class InfoMEC(RowMetric):
+    """:func:`fastdci.infomec` on the rows kept (InfoE fits a regression on them; InfoM and InfoC
+    come from their joint counts); options ``n_bins``, ``convention``, ``infoe_baseline``, ``C``, ..."""
+
+    metric_name = "infomec"
+
+
 class BetaVAE(RowMetric):
     """:func:`fastdci.beta_vae_score` on the rows kept (they must cover the factor grid)."""
 
@@ -211,7 +218,7 @@ class IRS(RowMetric):
 
 
 METRIC_CLASSES: dict[str, type] = {cls.metric_name: cls for cls in (
-    MIG, MIGSup, JEMMIG, DCIMIG, Modularity, DCI, SAP, Explicitness, BetaVAE, FactorVAE, ZMax, IRS)}
+    MIG, MIGSup, JEMMIG, DCIMIG, Modularity, DCI, SAP, Explicitness, InfoMEC, BetaVAE, FactorVAE, ZMax, IRS)}
 """Registry name -> class, one per metric of :data:`fastdci.metrics.registry.METRICS`."""
 
 

@@ -36,6 +36,7 @@ FAST = {
     "dci": {"regressor": "logistic"},
     "sap": {"continuous": True},
     "explicitness": {},
+    "infomec": {},
     "beta_vae": {"batch_size": 8, "n_train": 120, "n_eval": 60},
     "factor_vae": {"batch_size": 16, "n_train": 150, "n_eval": 80, "n_variance_rows": None},
     "z_max": {"batch_size": 16, "n_train": 150, "n_eval": 80, "n_variance_rows": None},

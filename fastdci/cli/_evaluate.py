@@ -59,7 +59,7 @@ def print_problems(report, prefix: str = "") -> None:
 _HEADLINE = ["mig.mig", "dci.disentanglement", "dci.completeness", "dci.informativeness_test", "sap.sap",
              "modularity.modularity", "explicitness.explicitness_test", "beta_vae.eval_accuracy",
              "factor_vae.eval_accuracy", "z_max.eval_accuracy", "irs.irs", "mig_sup.mig_sup", "jemmig.jemmig",
-             "dcimig.dcimig"]
+             "dcimig.dcimig", "infomec.infom", "infomec.infoc", "infomec.infoe"]
 
 
 @app.command()
@@ -240,4 +240,5 @@ _SHORT = {"mig.mig": "MIG", "dci.disentanglement": "DCI-D", "dci.completeness": 
           "dci.informativeness_test": "DCI-I(test)", "sap.sap": "SAP", "modularity.modularity": "modularity",
           "explicitness.explicitness_test": "explicitness", "beta_vae.eval_accuracy": "BetaVAE",
           "factor_vae.eval_accuracy": "FactorVAE", "z_max.eval_accuracy": "Z-max", "irs.irs": "IRS",
-          "mig_sup.mig_sup": "MIG-sup", "jemmig.jemmig": "JEMMIG", "dcimig.dcimig": "DCIMIG"}
+          "mig_sup.mig_sup": "MIG-sup", "jemmig.jemmig": "JEMMIG", "dcimig.dcimig": "DCIMIG",
+          "infomec.infom": "InfoM", "infomec.infoc": "InfoC", "infomec.infoe": "InfoE"}

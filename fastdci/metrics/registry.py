@@ -159,6 +159,28 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in [
                   "or is dropped", choices=("zero", "drop"), stage="finalize"),),
           dlib_name="modularity_explicitness", dlib_key="modularity_score"),
     MetricSpec(
+        name="infomec", family="predictor", summary="InfoMEC (Hsu et al. 2023): InfoM, InfoC from the normalised "
+        "mutual information, InfoE from a logistic regression",
+        function="fastdci.metrics.information.infomec:infomec",
+        statistics="fastdci.metrics.information.infomec:_infomec_stats",
+        finalize="fastdci.metrics.information.infomec:_infomec_finalize",
+        result="fastdci.metrics.information.infomec:InfoMECResult",
+        options=_INFO + (
+            Option("convention", "str", "tripod", "active latents: tripod: interquartile range > max / 10 (ICML "
+                   "2024); latent_quantization: range > max / 20 (NeurIPS 2023)",
+                   choices=("tripod", "latent_quantization"), stage="finalize"),
+            Option("infoe_baseline", "str", "entropy", "InfoE's denominator: entropy: H(factor); classes: "
+                   "ln(classes), the authors' balanced null model", choices=("entropy", "classes"),
+                   stage="finalize"),
+            Option("C", "float", 1e4, "inverse L2 regularisation of InfoE's logistic regression (the authors': "
+                   "none)", low=0.0, low_open=True),
+            Option("max_rows", "int", None, "fit InfoE (and take the quartiles) on a seeded subsample of this "
+                   "many rows", low=2, nullable=True)),
+        needs=frozenset({"counts", "rows"}), dlib_name="infomec",
+        dlib={"infom": "infom", "infoc": "infoc", "infoe": "infoe"},
+        disent=_keys("infomec", {"infom": "infom", "infoc": "infoc", "infoe": "infoe"}),
+    ),
+    MetricSpec(
         name="dci", family="predictor", summary="DCI disentanglement, completeness, informativeness "
         "(Eastwood & Williams 2018)", function="fastdci.metrics.predictors.dci:dci",
         statistics="fastdci.metrics.predictors.dci:_dci_stats",
