@@ -144,7 +144,7 @@ class MIG(InformationMetric):
 
 
 class MIGSup(InformationMetric):
-    """:func:`fastdci.mig_sup` from exact joint counts; options ``n_bins``, ``discretizer``."""
+    """:func:`fastdci.mig_sup` from exact joint counts; options ``n_bins``, ``discretizer``, ``normalization``."""
 
     metric_name = "mig_sup"
 

@@ -150,7 +150,9 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in [
           (Option("normalization", "str", "factor", "factor: gap / H(factor) (disentanglement_lib); latent: "
                   "MI / H(latent) (the metrics review)", choices=("factor", "latent"), stage="finalize"),),
           dlib_key="discrete_mig", disent_key="discrete_score"),
-    _info("mig_sup", "MIG-sup (Li et al. 2020): each latent's gap over factors", "mig", "MIGSupResult"),
+    _info("mig_sup", "MIG-sup (Li et al. 2020): each latent's gap over factors", "mig", "MIGSupResult",
+          (Option("normalization", "str", "factor", "factor: MI / H(factor) (Li et al.); latent: MI / H(latent) "
+                  "(the metrics review)", choices=("factor", "latent"), stage="finalize"),)),
     _info("jemmig", "normalised JEMMIG (Do & Tran 2020)", "jemmig", "JEMMIGResult"),
     _info("dcimig", "DCIMIG (Sepliarskaia et al. 2019)", "dcimig", "DCIMIGResult"),
     _info("modularity", "modularity (Ridgeway & Zemel 2018), disentanglement_lib's recipe", "modularity",

@@ -61,9 +61,13 @@ class MIGSupResult(MetricResult):
     mig_sup : float
         Mean over latents of :attr:`gap_per_latent`.
     gap_per_latent : float64 array (L,)
-        Gap between each latent's two largest normalised MIs I(z_l; v_k) / H(v_k).
+        Gap between each latent's two largest normalised MIs: I(z_l; v_k) / H(v_k)
+        (``normalization="factor"``) or I(z_l; v_k) / H(z_l) (``"latent"``).
     mutual_info : float64 array (L, K), nats
     factor_entropy : float64 array (K,), nats
+    latent_entropy : float64 array (L,), nats of the binned latents
+    normalization : str
+        ``"factor"`` or ``"latent"`` (the metrics review's).
     n_bins, n_rows : int
     """
 
@@ -75,16 +79,27 @@ class MIGSupResult(MetricResult):
     gap_per_latent: np.ndarray
     mutual_info: np.ndarray
     factor_entropy: np.ndarray
+    latent_entropy: np.ndarray
+    normalization: str
     n_bins: int
     n_rows: int
 
 
-def _mig_finalize(stats: InformationStats, normalization: str = "factor") -> MIGResult:
+def _check_normalization(normalization: str) -> None:
     if normalization not in ("factor", "latent"):
         raise InvalidInputError(
-            f"normalization must be 'factor' (divide the gap by H(factor), disentanglement_lib) or "
+            f"normalization must be 'factor' (divide by H(factor), disentanglement_lib) or "
             f"'latent' (divide each MI by H(latent), the metrics-review code); got {normalization!r}."
         )
+
+
+def _by_latent_entropy(m: np.ndarray, hz: np.ndarray) -> np.ndarray:
+    """``I(z_l; v_k) / H(z_l)``; 0 for a constant latent (``H(z_l) = 0``)."""
+    return np.divide(m, hz[:, None], out=np.zeros_like(m), where=hz[:, None] > 0)
+
+
+def _mig_finalize(stats: InformationStats, normalization: str = "factor") -> MIGResult:
+    _check_normalization(normalization)
     L, K = stats.counts.shape[:2]
     need(L >= 2, f"MIG needs at least 2 latents (the gap is between the top two); got {L}.")
     m = stats.mutual_info()
@@ -96,7 +111,7 @@ def _mig_finalize(stats: InformationStats, normalization: str = "factor") -> MIG
         sorted_m = np.sort(m, axis=0)[::-1]
         gaps = np.divide(sorted_m[0, :] - sorted_m[1, :], h[:])
     else:
-        nmi = np.divide(m, hz[:, None], out=np.zeros_like(m), where=hz[:, None] > 0)
+        nmi = _by_latent_entropy(m, hz)
         top, second = top2(nmi, axis=0)
         gaps = top - second
     return MIGResult(
@@ -105,17 +120,22 @@ def _mig_finalize(stats: InformationStats, normalization: str = "factor") -> MIG
     )
 
 
-def _mig_sup_finalize(stats: InformationStats) -> MIGSupResult:
+def _mig_sup_finalize(stats: InformationStats, normalization: str = "factor") -> MIGSupResult:
+    _check_normalization(normalization)
     L, K = stats.counts.shape[:2]
     need(K >= 2, f"MIG-sup needs at least 2 factors (the gap is between a latent's top two); got {K}.")
     m = stats.mutual_info()
     h = stats.factor_entropy()
-    check_factor_entropy(h, "MIG-sup")
-    nmi = m / h[None, :]
+    hz = stats.latent_entropy()
+    if normalization == "factor":
+        check_factor_entropy(h, "MIG-sup")
+        nmi = m / h[None, :]
+    else:
+        nmi = _by_latent_entropy(m, hz)
     top, second = top2(nmi, axis=1)
     gaps = top - second
     return MIGSupResult(mig_sup=float(np.mean(gaps)), gap_per_latent=gaps, mutual_info=m, factor_entropy=h,
-                        n_bins=stats.n_bins, n_rows=stats.n_rows)
+                        latent_entropy=hz, normalization=normalization, n_bins=stats.n_bins, n_rows=stats.n_rows)
 
 
 @metric_function("mig")
@@ -196,7 +216,13 @@ def mig(
 
 @metric_function("mig_sup")
 def mig_sup(
-    latents: Any, factors: Any = None, *, n_bins: int = 20, discretizer: str = "uniform", backend: str = "auto"
+    latents: Any,
+    factors: Any = None,
+    *,
+    n_bins: int = 20,
+    discretizer: str = "uniform",
+    normalization: str = "factor",
+    backend: str = "auto",
 ) -> MIGSupResult:
     """MIG-sup (Li et al. 2020): does each latent describe at most one factor?
 
@@ -207,6 +233,11 @@ def mig_sup(
         Needs K >= 2, every factor with at least two classes.
     n_bins : int, default 20
     discretizer : {"uniform", "quantile"}, default "uniform"
+    normalization : {"factor", "latent"}, default "factor"
+        ``"factor"``: divide each MI by the factor's entropy H(v_k), as Li et al. define it.
+        ``"latent"``: divide each MI by the latent's entropy H(z_l), as the metrics-review code of
+        Carbonneau et al. does (``norm_factor='Y'`` with the code as Y); the same choice as
+        :func:`mig`'s ``normalization``. A constant latent's normalised MI is 0.
     backend : {"auto", "cpu", "cuda"}, default "auto"
 
     Returns
@@ -223,6 +254,19 @@ def mig_sup(
     Li et al. estimate the MI as in MIG; here the binned estimator of :func:`mig` is used, so
     both come from one table of counts. A constant latent scores 0.
 
+    ``normalization="latent"`` takes ``J_lk = I(z_l; v_k) / H(z_l)`` instead: the review's
+    ``mig_sup`` (ubisoft-laforge-disentanglement-metrics, ``src/metrics/mig_sup.py``), which bins
+    each latent into ``nb_bins`` equal-width bins between its min and max (``minmax_scale``,
+    then ``np.digitize`` on ``linspace(0, 1, nb_bins + 1)[:-1]``: the bins used here, up to the
+    rounding of a value that lies exactly on a bin edge; its default ``nb_bins=10``) and divides pyitlib's MI by pyitlib's entropy of the code, both in
+    bits (the ratio is the same in nats). The two conventions score the same latent
+    differently whenever it carries information that is not about the factor in question.
+    A latent that holds a binary factor and an 8-class factor jointly (16 values) has
+    ``J = (1, 1)`` by factor entropy (gap 0) but ``(1/4, 3/4)`` by its own entropy (gap 0.5); a
+    latent that copies a binary factor and spreads each class over 10 bins of noise has gap 1
+    by factor entropy but ``ln 2 / ln 20 = 0.23`` by its own. So the review's numbers can be
+    lower or higher than these, by 0.5 and more on such latents.
+
     References
     ----------
     Z. Li, J. V. Murkute, P. K. Gyawali, L. Wang, "Progressive Learning and Disentanglement of
@@ -238,5 +282,5 @@ def mig_sup(
     >>> round(mig_sup(latents, factors).mig_sup, 3)
     0.999
     """
-    return run_metric("mig_sup", latents, factors, dict(n_bins=n_bins, discretizer=discretizer),
-                      backend=backend)
+    return run_metric("mig_sup", latents, factors,
+                      dict(n_bins=n_bins, discretizer=discretizer, normalization=normalization), backend=backend)
