@@ -71,9 +71,24 @@ def _kl_section(kl: dict | None) -> str:
             f"<table><tr><th>latent</th><th>mean KL (nats)</th><th>Var[mean]</th><th>active</th></tr>{rows}</table>")
 
 
+_TRAINING_KEYS = ("objective", "beta", "gamma", "c_max", "anneal_steps", "arch", "latent_dim", "steps", "batch_size",
+                  "lr", "seed", "data")
+
+
+def _training_section(training: dict | None) -> str:
+    if not training:
+        return ""
+    keys = [k for k in _TRAINING_KEYS if k in training
+            and (k not in ("gamma", "c_max", "anneal_steps") or training.get("objective") == "annealed")]
+    cells = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(_value(training[k]))}</td></tr>" for k in keys)
+    return (f"<h2>Training recipe</h2><p>The model was trained with these settings (the run's "
+            f"config.json; Adam, betas 0.9 / 0.999):</p><table><tr><th>setting</th><th>value</th></tr>{cells}</table>")
+
+
 def render_html(report, figures: list[tuple[str, str]], title: str, *, kl: dict | None = None,
-                notes: list[str] = ()) -> str:
-    """The page: provenance, scores, per-metric settings, active units, figures (names relative to the page)."""
+                notes: list[str] = (), training: dict | None = None) -> str:
+    """The page: provenance, scores, per-metric settings, the training recipe (``training``: a
+    run's config), active units, figures (names relative to the page)."""
     rows = "".join(
         f"<tr><td>{_esc(m)}</td><td>{_esc(k)}</td><td class='num'>{_score(v)}</td></tr>"
         for m, sc in report.scores().items() for k, v in sc.items()
@@ -109,6 +124,7 @@ factors: {_esc(factors)} &middot; backend: {_esc(str(prov.get('backend')))} &mid
 <h2>Settings behind each number</h2>
 <table><tr><th>metric</th><th>settings</th><th>rows used</th></tr>{_settings_rows(report)}</table>
 <p class="meta">time per metric: {timing}</p>
+{_training_section(training)}
 {_kl_section(kl)}
 {f'<h3>Not shown</h3><ul>{noted}</ul>' if noted else ''}
 <h2>Figures</h2>

@@ -119,12 +119,17 @@ def write_report(report, out_dir, *, latents_path=None, checkpoint=None, title: 
         figures.append(("kl_per_latent.png", f"Mean KL divergence of the encoder's posterior from the prior, per "
                         f"latent ({kl['source']}). Active latents (variance of the posterior mean over the data "
                         f"> {ACTIVE_VARIANCE}) are drawn solid."))
+    training = None
     if run is not None:
         figures += _run_figures(run, out, model, kl, notes)
+        try:
+            training = json.loads((run / "config.json").read_text())
+        except (OSError, ValueError):
+            notes.append(f"No training recipe: {run / 'config.json'} cannot be read.")
     report.to_json(out / "report.json")
     page = out / "index.html"
     page.write_text(render_html(report, figures, title or f"fastdci report: {Path(str(src)).name if src else 'arrays'}",
-                                kl=kl, notes=notes))
+                                kl=kl, notes=notes, training=training))
     return page
 
 

@@ -12,8 +12,11 @@ import typer
 from . import app
 from ._common import print_table, show_progress
 
-#: CPU defaults, sized so the whole demo takes about 10 minutes on 2 cores
-CPU_STEPS = 2000
+#: the CPU recipe (benchmarks/demo_recipe.py searched it; results in benchmarks/results/pipeline.md):
+#: disentanglement_lib's beta-VAE and network with a 10x learning rate, sized so the whole demo
+#: takes under 10 minutes on 2 cores
+CPU_RECIPE = {"steps": 3000, "lr": 1e-3, "beta": 4.0}
+CPU_STEPS = CPU_RECIPE["steps"]
 #: the CPU demo encodes every 2nd orientation, posX and posY value: a complete grid of
 #: 3 x 6 x 20 x 16 x 16 = 92,160 images, so every intervention metric still applies
 LATTICE_STRIDES = (1, 1, 2, 2, 2)
@@ -47,6 +50,8 @@ def demo(
                                        "number (random rows; too sparse for Z-max). Default: all with a GPU, "
                                        "lattice without."),
     beta: float = typer.Option(4.0, "--beta", help="KL weight of the beta-VAE."),
+    lr: Optional[float] = typer.Option(None, "--lr", help=f"Adam learning rate (default: {CPU_RECIPE['lr']:g} on "
+                                       "CPU, disentanglement_lib's 1e-4 with a GPU)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     seed: int = typer.Option(0, "--seed"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start over in --out instead of resuming."),
@@ -72,6 +77,9 @@ def demo(
         raise InvalidInputError(f"--steps must be a positive number of training steps; got {n_steps}.")
     if not beta >= 0:
         raise InvalidInputError(f"--beta must be a non-negative KL weight; got {beta}.")
+    learning_rate = lr if lr is not None else (1e-4 if dev == "cuda" else CPU_RECIPE["lr"])
+    if not (learning_rate > 0 and learning_rate < float("inf")):
+        raise InvalidInputError(f"--lr must be a positive learning rate; got {lr}.")
     rows = rows or ("all" if dev == "cuda" else "lattice")
     if rows == "lattice":
         n_rows = lattice_rows()
@@ -89,12 +97,13 @@ def demo(
     run_dir, latents = out / "run", out / "latents.h5"
     t0 = time.perf_counter()
 
-    say(f"[1/4] training a beta-VAE (beta={beta}) for {n_steps} steps on {dev} -> {run_dir}")
+    say(f"[1/4] training a beta-VAE (beta={beta}, lr={learning_rate:g}) for {n_steps} steps on {dev} -> {run_dir}")
     ckpt = run_dir / "checkpoint.pt"
     if ckpt.exists() and not overwrite:
         res = train(out=str(run_dir), steps=n_steps, device=dev, resume=True, progress=progress)
     else:
-        res = train(out=str(run_dir), steps=n_steps, beta=beta, seed=seed, device=dev, overwrite=overwrite,
+        res = train(out=str(run_dir), steps=n_steps, beta=beta, lr=learning_rate, seed=seed, device=dev,
+                    overwrite=overwrite,
                     progress=progress, checkpoint_every=max(100, n_steps // 10))
     if res.steps_this_call:
         say(f"      step {res.step}, {res.images_per_second:.0f} images/s")

@@ -21,7 +21,7 @@ import typer
 from ..errors import FastDCIError
 from . import app
 from ._common import OutputFormat, print_json, print_table, show_progress
-from ._demo import CPU_STEPS, GPU_STEPS
+from ._demo import CPU_RECIPE, CPU_STEPS, GPU_STEPS
 
 
 class Objective(str, Enum):
@@ -108,7 +108,7 @@ def default_steps(device: str) -> tuple[int, str]:
         return GPU_STEPS, (f"--steps not given: training {GPU_STEPS:,} steps, the default with a GPU "
                            "(disentanglement_lib's standard run). Pass --steps N to choose.")
     return CPU_STEPS, (f"--steps not given: training {CPU_STEPS:,} steps, the default on a CPU (the CPU "
-                       f"demo's budget; disentanglement_lib's {GPU_STEPS:,}, the GPU default, take days on "
+                       f"demo's recipe; disentanglement_lib's {GPU_STEPS:,}, the GPU default, take days on "
                        "a CPU). Pass --steps N to choose.")
 
 
@@ -129,7 +129,8 @@ def train_command(
         None, help=f"Total optimizer steps  [default: {CPU_STEPS} on a CPU, {GPU_STEPS} with a GPU; "
                    "with --resume the checkpoint's]"),
     batch_size: Optional[int] = typer.Option(None, help="Images per step  [default: 64]"),
-    lr: Optional[float] = typer.Option(None, help="Adam learning rate  [default: 1e-4]"),
+    lr: Optional[float] = typer.Option(None, help=f"Adam learning rate  [default: 1e-4; {CPU_RECIPE['lr']:g}, the "
+                                       "CPU recipe's, on a CPU without --steps]"),
     seed: Optional[int] = typer.Option(None, help="Seed of weights, batches and noise  [default: 0]"),
     data: Optional[Path] = typer.Option(None, help="The real dSprites .npz; default renders the images."),
     checkpoint_every: Optional[int] = typer.Option(None, help="Steps between checkpoints  [default: 1000]"),
@@ -148,8 +149,8 @@ def train_command(
     Writes checkpoints every --checkpoint-every steps and at the end, losses as JSON lines,
     and reconstructions.png / traversals.png at the end. --resume continues exactly where
     the last checkpoint left off (only --steps and the run-time options may change).
-    Without --steps a new run trains the CPU demo's steps on a CPU and disentanglement_lib's
-    300,000 on a GPU.
+    Without --steps a new run trains the CPU demo's recipe on a CPU (its steps and, without
+    --lr, its learning rate) and disentanglement_lib's 300,000 steps on a GPU.
     """
     from ..train import train
     from ..train.config import resolve_config
@@ -168,6 +169,12 @@ def train_command(
         settings["data"] = str(data)
     if steps is None and not resume:
         settings["steps"], why = default_steps(device)
+        from ..backend import resolve_device
+
+        if lr is None and resolve_device(device) != "cuda":
+            settings["lr"] = CPU_RECIPE["lr"]
+            why = why.replace(" Pass --steps N", f" With it, the recipe's learning rate {CPU_RECIPE['lr']:g} (pass "
+                                                 "--lr to choose). Pass --steps N")
         # say it only for a run that will start: a bad setting or an existing run fails in one line
         resolve_config(None, {"out": str(out), **settings})[0].validate()
         if overwrite or not (out / CHECKPOINT_NAME).exists():
