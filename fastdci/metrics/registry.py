@@ -174,6 +174,8 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in [
             Option("infoe_baseline", "str", "entropy", "InfoE's denominator: entropy: H(factor); classes: "
                    "ln(classes), the authors' balanced null model", choices=("entropy", "classes"),
                    stage="finalize"),
+            Option("mutual_info", "str", "binned", "binned: the shared joint counts; knn: scikit-learn's "
+                   "mutual_info_classif, the authors' estimator", choices=("binned", "knn")),
             Option("C", "float", 1e4, "inverse L2 regularisation of InfoE's logistic regression (the authors': "
                    "none)", low=0.0, low_open=True),
             Option("max_rows", "int", None, "fit InfoE (and take the quartiles) on a seeded subsample of this "

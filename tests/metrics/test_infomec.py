@@ -214,6 +214,24 @@ def test_uninformative_active_latent_counts_at_chance():
         assert np.isfinite(res.modularity_per_latent).all()
 
 
+def test_knn_mutual_info_is_the_authors_estimator(noisy):
+    from sklearn.feature_selection import mutual_info_classif
+
+    x, y = noisy
+    z = StandardScaler().fit_transform(x)
+    mi = np.array([[mutual_info_classif(z[:, [l]], y[:, k], discrete_features=False, n_neighbors=10,
+                                        random_state=0)[0] for l in range(x.shape[1])] for k in range(y.shape[1])])
+    nmi = mi / np.array([mutual_info_score(y[:, k], y[:, k]) for k in range(y.shape[1])])[:, None]
+    res = infomec(x, y, mutual_info="knn", backend="cpu")
+    np.testing.assert_allclose(res.normalized_mi, nmi.T, rtol=0, atol=1e-12)
+    pruned = nmi[:, authors_active(x, "tripod")]
+    total = pruned.sum(axis=0)
+    assert (total == 0).any()  # the noise latent: the authors' code divides 0 by 0 here (NaN)
+    ratio = np.where(total > 0, pruned.max(axis=0) / np.where(total > 0, total, 1), 1 / 3)  # fastdci: chance
+    infom = (np.mean(ratio) - 1 / 3) / (1 - 1 / 3)
+    assert res.infom == pytest.approx(infom, abs=1e-12) and res.settings["mutual_info"] == "knn"
+
+
 # ============================================================================ plumbing
 
 
