@@ -94,6 +94,10 @@ def test_run_adds_curves_and_kl_ordered_traversals(tmp_path, monkeypatch):
     assert lab[0].startswith("z7  KL ") and lab[1].startswith("z2  KL ")  # most active first
     for name in ("training_curves.png", "reconstructions.png", "traversals.png", "kl_per_latent.png"):
         assert (out / name).exists() and f'src="{name}"' in page
+    # the training recipe, from the run's config.json
+    recipe = page[page.index("<h2>Training recipe</h2>"):page.index("<h2>Active units</h2>")]
+    for key, value in (("objective", "beta"), ("lr", "0.0001"), ("batch_size", "8"), ("steps", "2"), ("seed", "3")):
+        assert f"<td>{key}</td><td>{value}</td>" in recipe, key
 
 
 @pytest.mark.usefixtures("torch_one_thread")
