@@ -80,7 +80,8 @@ def _training_section(training: dict | None) -> str:
         return ""
     keys = [k for k in _TRAINING_KEYS if k in training
             and (k not in ("gamma", "c_max", "anneal_steps") or training.get("objective") == "annealed")]
-    cells = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(_value(training[k]))}</td></tr>" for k in keys)
+    shown = {k: ("rendered dSprites" if k == "data" and training[k] is None else training[k]) for k in keys}
+    cells = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(_value(v))}</td></tr>" for k, v in shown.items())
     return (f"<h2>Training recipe</h2><p>The model was trained with these settings (the run's "
             f"config.json; Adam, betas 0.9 / 0.999):</p><table><tr><th>setting</th><th>value</th></tr>{cells}</table>")
 
