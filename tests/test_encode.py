@@ -10,7 +10,8 @@ import torch
 
 import fastdci.train.session as S
 from fastdci.data import DSprites
-from fastdci.encode import _BackgroundWriter, encode, encode_batches, select_rows
+from fastdci.encode import encode, encode_batches, select_rows
+from fastdci.io.background import _BackgroundWriter
 from fastdci.errors import CheckpointError, InvalidInputError, LatentsFileError, OutputExistsError
 from fastdci.io import open_latents
 from fastdci.train import load_checkpoint, train
