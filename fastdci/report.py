@@ -223,17 +223,9 @@ def _run_figures(run: Path, out: Path, model: _Model, kl: dict | None, notes: li
 
 def _read_losses(path: Path) -> list[dict]:
     """The records of ``losses.jsonl`` (a torn or foreign line is skipped)."""
-    if not path.exists():
-        return []
-    recs = []
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get("step"), (int, float)):
-            recs.append(rec)
-    return recs
+    from .train.rundir import log_records
+
+    return [rec for _, rec in log_records(path)]
 
 
 def _traversals(model: _Model, kl: dict | None, path: Path) -> Path:

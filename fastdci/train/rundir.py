@@ -34,6 +34,7 @@ __all__ = [
     "TRAVERSALS_NAME",
     "atomic_write_text",
     "prepare_run_dir",
+    "log_records",
     "read_log",
 ]
 
@@ -53,19 +54,25 @@ def atomic_write_text(text: str, path: Path) -> None:
     write_text_atomic(path, text)
 
 
-def read_log(path: Path, upto: int) -> list[str]:
-    """Lines of losses.jsonl with step <= upto (a torn last line from a kill is dropped)."""
+def log_records(path: Path) -> list[tuple[str, dict]]:
+    """``(line, record)`` of every whole line of losses.jsonl with a numeric ``step`` (a torn
+    last line from a kill, or a foreign line, is skipped); [] when there is no log."""
     if not path.exists():
         return []
-    keep = []
+    out = []
     for line in path.read_text().splitlines():
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if isinstance(rec, dict) and int(rec.get("step", upto + 1)) <= upto:
-            keep.append(line)
-    return keep
+        if isinstance(rec, dict) and isinstance(rec.get("step"), (int, float)):
+            out.append((line, rec))
+    return out
+
+
+def read_log(path: Path, upto: int) -> list[str]:
+    """Lines of losses.jsonl with step <= upto (a torn last line from a kill is dropped)."""
+    return [line for line, rec in log_records(path) if rec["step"] <= upto]
 
 
 def prepare_run_dir(run: Path, config: dict, *, fresh: bool, step: int) -> list[str]:
