@@ -56,10 +56,14 @@ def gaussian_wasserstein_correlation(cov: Any) -> float:
     return float(2.0 * np.trace(c) - 2.0 * np.sum(np.sqrt(np.clip(eig, 0.0, None))))
 
 
-def _binned(latents: np.ndarray, n_bins: int) -> np.ndarray:
+def binned(latents: Any, n_bins: int) -> np.ndarray:
+    """(N, L) int64 bin labels 0..n_bins-1 of equal-width bins per column (float32 input keeps
+    float32 edges), as disentanglement_lib's histogram discretiser (which labels 1..n_bins)."""
     from ..kernels import cpu
 
-    x = np.ascontiguousarray(latents, dtype=np.float64)
+    x = np.ascontiguousarray(latents)
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
     mins, maxs, _ = cpu.minmax_columns(x)
     return cpu.discretize(x, cpu.uniform_edges(mins, maxs, int(n_bins), x.dtype)).astype(np.int64)
 
@@ -71,7 +75,7 @@ def latent_mutual_info_score(latents: Any, n_bins: int = 20) -> float:
     z = np.asarray(latents)
     if z.ndim != 2 or z.shape[1] < 2:
         raise InvalidInputError(f"latents must be (N, L) with at least 2 latents; got shape {z.shape}.")
-    b = _binned(z, n_bins)
+    b = binned(z, n_bins)
     L = b.shape[1]
     total = 0.0
     for i in range(L):

@@ -33,14 +33,9 @@ DEFAULT_NUM_BINS = 20
 
 def histogram_discretize(target: Any, num_bins: int = DEFAULT_NUM_BINS) -> np.ndarray:
     """``utils._histogram_discretize``: per code row, labels 1..num_bins of equal-width bins."""
-    from ...kernels import cpu
+    from ...metrics.unsupervised import binned
 
-    x = np.ascontiguousarray(np.asarray(target).T)
-    if x.dtype not in (np.float32, np.float64):
-        x = x.astype(np.float64)
-    mins, maxs, _ = cpu.minmax_columns(x)
-    edges = cpu.uniform_edges(mins, maxs, int(num_bins), x.dtype)
-    return cpu.discretize(x, edges).T.astype(np.int64) + 1
+    return binned(np.asarray(target).T, int(num_bins)).T + 1
 
 
 _histogram_discretize = histogram_discretize
