@@ -9,7 +9,7 @@ import numpy as np
 from .backend import array_namespace, count_nonfinite, dtype_kind, to_numpy
 from .errors import InvalidDTypeError, InvalidInputError
 
-__all__ = ["check_latents", "check_factors", "check_factor_sizes"]
+__all__ = ["check_factor_names", "check_factor_sizes", "check_factors", "check_latents", "check_orientation"]
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -130,8 +130,8 @@ def check_factors(
         if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.round(arr)):
             raise InvalidDTypeError(
                 f"{name} must hold integer class labels (0, 1, ..., size-1); got dtype {arr.dtype} "
-                "with non-integer values. Discretise continuous factors first (e.g. np.digitize) "
-                "or pass their class indices."
+                "with non-integer values. For real-valued factors pass factor_types='continuous' (or one "
+                "type per factor); else pass their class indices."
             )
         arr = arr.astype(np.int64)
     elif kind == "b":
@@ -170,3 +170,30 @@ def check_factors(
                     "Drop that column or evaluate on rows where it varies."
                 )
     return arr
+
+
+def check_orientation(latents_shape: tuple, factors_shape: tuple) -> None:
+    """Refuse arrays that look transposed: every metric here estimates statistics over rows, so
+    a code needs more rows (data points) than latents, and more rows than factors."""
+    n, n_latents = latents_shape
+    fix = ("which looks transposed (disentanglement_lib's codes x points layout): pass latents.T and "
+           "factors.T, or use fastdci.compat.disentanglement_lib. With truly fewer data points than that, "
+           "no metric can be estimated: encode more rows.")
+    if n <= n_latents:
+        raise InvalidInputError(f"latents have shape {latents_shape}: {n} rows for {n_latents} latents, {fix}")
+    if len(factors_shape) == 2 and factors_shape[0] <= factors_shape[1]:
+        raise InvalidInputError(f"factors have shape {factors_shape}: {factors_shape[0]} rows for "
+                                f"{factors_shape[1]} factors, {fix}")
+
+
+def check_factor_names(factor_names, n_factors: int) -> tuple[str, ...]:
+    """One name per factor (default ``factor_<k>``)."""
+    if factor_names is None:
+        return tuple(f"factor_{k}" for k in range(n_factors))
+    names = tuple(str(n) for n in factor_names)
+    if len(names) != n_factors:
+        raise InvalidInputError(
+            f"factor_names has {len(names)} entries but there are {n_factors} factors; give one name "
+            "per factor column."
+        )
+    return names

@@ -215,6 +215,8 @@ def evaluate(
     data: Any = None,
     rows: Any = None,
     out: str | os.PathLike | None = None,
+    factor_types: Any = None,
+    factor_bins: int = 20,
     **metric_options: dict,
 ) -> Report:
     """Compute disentanglement metrics on a latents file or on arrays.
@@ -253,6 +255,14 @@ def evaluate(
         ``random_state``; default all).
     out : str or PathLike, optional
         With a model: also write the encoded rows to this latents file.
+    factor_types : None, "discrete", "continuous" or one per factor, optional
+        Which factors are real values: a float column of array factors, or a file's
+        ``/factors/values`` (see :mod:`fastdci.io.factor_types`). The predictor metrics regress
+        on them, the information metrics and explicitness count their ``factor_bins``
+        equal-width bins, and the intervention metrics (which need a grid of classes) are
+        skipped. Default: all discrete.
+    factor_bins : int, default 20
+        Bins of each continuous factor.
     **metric_options : dict
         Per-metric options, e.g. ``dci={"regressor": "logistic", "max_train": 100_000}``.
 
@@ -286,6 +296,8 @@ def evaluate(
             raise InvalidInputError(
                 f"preset={preset!r} fixes every metric's options; drop {sorted(metric_options)} or the preset."
             )
+    if preset is not None and factor_types is not None:
+        raise InvalidInputError(f"preset={preset!r} scores the factor classes; drop factor_types or the preset.")
     random_state = check_random_state(random_state)
     device = resolve_device(backend)
     own = not isinstance(source, LatentsSource)
@@ -303,7 +315,7 @@ def evaluate(
                            progress=progress)
     elif own:
         src = LatentsSource(source, factor_sizes=factor_sizes, factor_names=factor_names,
-                            memory_budget=memory_budget)
+                            memory_budget=memory_budget, factor_types=factor_types, factor_bins=factor_bins)
     else:
         src = source
     results: dict[str, Any] = {}
@@ -326,10 +338,14 @@ def evaluate(
                 ok, why = True, ""
                 if grid is None:
                     grid = GridData(src)
+            elif spec.needs_grid and src.has_continuous:
+                ok, why = False, None
             else:
                 ok, why = src.grid_coverage(others="others_grid" in spec.needs) if spec.needs_grid else (True, "")
             if preset is not None and not preset_has(preset, name):
                 skipped[name] = f"{preset} has no {name} (evaluate it without a preset)"
+            elif why is None:
+                skipped[name] = "it intervenes on a grid of factor classes, and some factors are continuous"
             elif not ok:
                 skipped[name] = f"the rows do not cover the factor grid: {why}"
             else:
@@ -360,6 +376,8 @@ def evaluate(
         "rows": src.n_rows,
         "factor_names": list(src.factor_names),
         "factor_sizes": list(src.factor_sizes),
+        "factor_types": list(src.factor_types),
+        "factor_bins": src.factor_bins if src.has_continuous else None,
         "factor_values_present": [int(np.unique(src.factors[:, k]).size) for k in range(src.n_factors)],
         "backend": device,
         "random_state": random_state,

@@ -114,7 +114,9 @@ def test_every_metric_takes_backend_and_torch_input(code, results, name, torch_o
 
     latents, factors = code
     got = run(name, torch.as_tensor(latents), torch.as_tensor(factors), backend="cpu")
-    assert got.scores() == results[name].scores(), name
+    # the NumPy run under the same torch thread count: a reduction split over other threads
+    # may round the last bit differently
+    assert got.scores() == run(name, latents, factors).scores(), name
 
 
 def test_aligned_code_scores_high_and_rotation_lower(code, results):

@@ -15,6 +15,10 @@ import pytest
 from tests.snapshots import make_snapshot as snap
 
 SAMPLED = {"beta_vae", "factor_vae", "z_max", "irs"}
+# InfoE and explicitness come from iterative logistic fits stopped at their tolerance: the
+# BLAS build and thread count move them (InfoE's C = 1e4 is nearly unregularised, its optimum
+# flat: up to 4e-5 relative on the nonlinear code; explicitness in the eighth digit)
+LOOSER = {"infomec": {"infoe": 1e-4}, "explicitness": {"explicitness_train": 1e-7, "explicitness_test": 1e-7}}
 RECORDED = json.loads((Path(snap.__file__).parent / "evaluate_all.json").read_text())
 
 
@@ -37,4 +41,6 @@ def test_evaluate_all_numbers_unchanged(now, code):
         if metric in SAMPLED:
             assert got == values, metric
         else:
-            assert got == pytest.approx(values, rel=1e-12, abs=1e-12), metric
+            tol = {k: LOOSER.get(metric, {}).get(k, 1e-12) for k in values}
+            for k, v in values.items():
+                assert got[k] == pytest.approx(v, rel=tol[k], abs=tol[k]), (metric, k)

@@ -46,7 +46,7 @@ def test_factors_accepts_whole_floats_and_returns_int64():
     "f,kw,exc,pattern",
     [
         (np.array([0, 1]), {}, InvalidInputError, r"1-D.*factors\[:, None\]"),
-        (np.array([[0.5], [1.0]]), {}, InvalidDTypeError, "integer class labels.*np.digitize"),
+        (np.array([[0.5], [1.0]]), {}, InvalidDTypeError, "integer class labels.*factor_types=.continuous."),
         (np.array([["a"], ["b"]]), {}, InvalidDTypeError, "integer class labels"),
         (np.array([[-1], [0]]), {}, InvalidInputError, "negative class labels"),
         (np.array([[0, 3], [1, 0]]), dict(factor_sizes=[2, 3]), InvalidInputError, r"column 1 has class 3.*\[0, 3\)"),

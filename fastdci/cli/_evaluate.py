@@ -80,6 +80,11 @@ def evaluate(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on an existing Dask scheduler, e.g. "
                                             "tcp://host:8786."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the table (a row per file) as CSV."),
+    factor_types: Optional[str] = typer.Option(None, "--factor-types", help="continuous (every factor) or one "
+                                               "type per factor, comma-separated (discrete,continuous,...): "
+                                               "continuous factors are scored on the file's /factors/values."),
+    factor_bins: int = typer.Option(20, "--factor-bins", min=2, help="Equal-width bins of each continuous "
+                                    "factor, for the metrics that count classes."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar on stderr."),
 ) -> None:
     """Compute disentanglement metrics for many latents files; resumable with --out.
@@ -103,6 +108,14 @@ def evaluate(
             raise InvalidInputError(f"--preset must be one of {list(PRESETS)}; got {preset!r}.")
         if options:
             raise InvalidInputError(f"--preset {preset} fixes every metric's options; drop the --set options or the preset.")
+    types = None if factor_types is None else (
+        factor_types if "," not in factor_types else [t.strip() for t in factor_types.split(",")])
+    bad = [t for t in ([types] if isinstance(types, str) else types or []) if t not in ("discrete", "continuous")]
+    if bad:
+        raise InvalidInputError(f"--factor-types takes 'discrete' or 'continuous' (one, or one per factor, "
+                                f"comma-separated); got {bad[0]!r}.")
+    if types is not None and preset is not None:
+        raise InvalidInputError(f"--preset {preset} scores the factor classes; drop --factor-types or the preset.")
     paths, unmatched = _expand(files)
     if workers is not None and scheduler is not None:
         raise InvalidInputError("pass --workers (a local cluster) or --scheduler (an existing one), not both.")
@@ -112,12 +125,13 @@ def evaluate(
     try:
         if workers is not None or scheduler is not None:
             rows = _on_dask(paths, names, options, out, overwrite, backend, seed, workers, scheduler, no_progress,
-                            preset)
+                            preset, types, factor_bins)
         else:
             for path in paths:
                 rows.append(evaluate_file(str(path), names, options, out=None if out is None else str(out),
                                           overwrite=overwrite, backend=backend, random_state=seed,
-                                          progress=show_progress(no_progress), preset=preset))
+                                          progress=show_progress(no_progress), preset=preset, factor_types=types,
+                                          factor_bins=factor_bins))
                 _say(rows[-1])
     except KeyboardInterrupt:
         where = (f"the results of finished files are stored in {out}: rerun the same command to compute the rest"
@@ -219,7 +233,7 @@ def _say(row: dict) -> None:
 
 
 def _on_dask(paths, names, options, out, overwrite, backend, seed, workers, scheduler, no_progress,
-             preset=None) -> list[dict]:
+             preset=None, factor_types=None, factor_bins: int = 20) -> list[dict]:
     from ..sweep import evaluate_many, local_client
     from ..sweep.many import _need_dask, close_client
 
@@ -227,7 +241,8 @@ def _on_dask(paths, names, options, out, overwrite, backend, seed, workers, sche
     client = distributed.Client(scheduler) if scheduler is not None else local_client(workers)
     try:
         table = evaluate_many(paths, names, client=client, out=out, overwrite=overwrite, backend=backend,
-                              random_state=seed, progress=not no_progress, preset=preset, **options)
+                              random_state=seed, progress=not no_progress, preset=preset,
+                              factor_types=factor_types, factor_bins=factor_bins, **options)
     finally:
         close_client(client)
     rows = [{k: v for k, v in r.items() if v == v} for r in table.to_dict("records")]  # drop NaN cells

@@ -23,6 +23,8 @@ import numpy as np
 
 from ..backend import array_namespace, common_namespace, device_of, float_dtype, kernel, to_numpy, to_torch
 from ..errors import InvalidInputError
+from ._split import SplitMixin
+from .factor_types import FactorBins, check_factor_types, split_columns
 
 __all__ = ["LatentsSource", "default_memory_budget"]
 
@@ -41,38 +43,7 @@ def _torch_dtype(dtype):
     return getattr(torch, np.dtype(dtype).name)
 
 
-def _seed_key(random_state: Any) -> Any:
-    """A cache key for a seed: the int itself, or the identity of a Generator."""
-    return random_state if random_state is None or isinstance(random_state, int) else ("generator", id(random_state))
-
-
-def _check_orientation(latents_shape: tuple, factors_shape: tuple) -> None:
-    """Refuse arrays that look transposed: every metric here estimates statistics over rows, so
-    a code needs more rows (data points) than latents, and more rows than factors."""
-    n, n_latents = latents_shape
-    fix = ("which looks transposed (disentanglement_lib's codes x points layout): pass latents.T and "
-           "factors.T, or use fastdci.compat.disentanglement_lib. With truly fewer data points than that, "
-           "no metric can be estimated: encode more rows.")
-    if n <= n_latents:
-        raise InvalidInputError(f"latents have shape {latents_shape}: {n} rows for {n_latents} latents, {fix}")
-    if len(factors_shape) == 2 and factors_shape[0] <= factors_shape[1]:
-        raise InvalidInputError(f"factors have shape {factors_shape}: {factors_shape[0]} rows for "
-                                f"{factors_shape[1]} factors, {fix}")
-
-
-def _names(factor_names, n_factors: int) -> tuple[str, ...]:
-    if factor_names is None:
-        return tuple(f"factor_{k}" for k in range(n_factors))
-    names = tuple(str(n) for n in factor_names)
-    if len(names) != n_factors:
-        raise InvalidInputError(
-            f"factor_names has {len(names)} entries but there are {n_factors} factors; give one name "
-            "per factor column."
-        )
-    return names
-
-
-class LatentsSource:
+class LatentsSource(SplitMixin):
     """Latents and factor classes, read once, with the per-evaluation caches.
 
     Parameters
@@ -92,13 +63,24 @@ class LatentsSource:
         Bytes of latents kept in memory (default :func:`default_memory_budget`).
     allow_incomplete : bool, default False
         Accept a file whose writer never finished (a path only).
+    factor_types : None, "discrete", "continuous" or a sequence of them, optional
+        Per factor (see :mod:`fastdci.io.factor_types`). Continuous factors are real values:
+        a float column of ``factors``, or a file's ``/factors/values``. Default: all discrete.
+    factor_bins : int, default 20
+        Equal-width bins of each continuous factor for the metrics that count classes.
     """
 
     def __init__(self, data: Any, factors: Any = None, *, factor_sizes: Sequence[int] | None = None,
                  factor_names: Sequence[str] | None = None, test: tuple | None = None,
-                 memory_budget: int | None = None, allow_incomplete: bool = False):
-        from .._validation import check_factor_sizes
+                 memory_budget: int | None = None, allow_incomplete: bool = False, factor_types: Any = None,
+                 factor_bins: int = 20):
+        from .._validation import check_factor_names, check_factor_sizes
         from .reader import LatentsReader, open_latents
+
+        if isinstance(factor_bins, bool) or not isinstance(factor_bins, (int, np.integer)) or factor_bins < 2:
+            raise InvalidInputError(f"factor_bins must be an integer >= 2; got {factor_bins!r}.")
+        self.factor_bins = int(factor_bins)
+        self._bins = self._values = self._test_values = None  # continuous factors: binning, values
 
         self.memory_budget = default_memory_budget() if memory_budget is None else int(memory_budget)
         self.reader: LatentsReader | None = None
@@ -123,8 +105,16 @@ class LatentsSource:
                     "factor_sizes (the file's are used)."
                 )
             self.path: str | None = str(r.path)
+            self.factor_types = check_factor_types(factor_types, r.n_factors)
+            if self.has_continuous and not r.has_values:
+                self.close()
+                raise InvalidInputError(
+                    f"{r.path} stores no /factors/values, which continuous factor_types need; write the values "
+                    "(LatentsWriter(..., with_values=True)) or score the classes (drop factor_types)."
+                )
             self.factor_sizes = tuple(r.factor_sizes)
-            self.factor_names = r.factor_names if factor_names is None else _names(factor_names, r.n_factors)
+            self.factor_names = r.factor_names if factor_names is None else check_factor_names(factor_names,
+                                                                                              r.n_factors)
             self.n_rows, self.n_latents = int(r.n_rows), int(r.latent_dim)
             try:
                 self._scan()
@@ -132,12 +122,12 @@ class LatentsSource:
                 self.close()
                 raise
         else:
-            self._from_arrays(data, factors, factor_sizes, factor_names)
+            self._from_arrays(data, factors, factor_sizes, factor_names, factor_types)
         self.test = None if test is None else self._check_test(*test)
 
     # ------------------------------------------------------------------ construction
-    def _from_arrays(self, latents, factors, factor_sizes, factor_names) -> None:
-        from .._validation import check_factors, check_latents
+    def _from_arrays(self, latents, factors, factor_sizes, factor_names, factor_types) -> None:
+        from .._validation import check_factor_names, check_factors, check_latents, check_orientation
 
         if not (hasattr(latents, "shape") or isinstance(latents, list)):
             raise InvalidInputError(
@@ -151,15 +141,26 @@ class LatentsSource:
             )
         common_namespace(latents, factors)
         latents = check_latents(latents)
-        _check_orientation(tuple(int(s) for s in latents.shape), tuple(int(s) for s in np.shape(factors)))
-        y = check_factors(factors, n_rows=int(latents.shape[0]), factor_sizes=factor_sizes,
-                          factor_names=factor_names)
+        check_orientation(tuple(int(s) for s in latents.shape), tuple(int(s) for s in np.shape(factors)))
+        n_factors = int(np.shape(factors)[1]) if len(np.shape(factors)) == 2 else 0
+        self.factor_types = check_factor_types(factor_types, n_factors) if n_factors else ()
+        if self.has_continuous:
+            factors, continuous_values = split_columns(factors, self.factor_types)
+        y = check_factors(factors, n_rows=int(latents.shape[0]), factor_sizes=None if factor_sizes is None else [
+                              s for s, t in zip(factor_sizes, self.factor_types) if t == "discrete"],
+                          factor_names=factor_names if factor_names is None else [
+                              n for n, t in zip(factor_names, self.factor_types) if t == "discrete"])
         self.path = None
         self.n_rows, self.n_latents = (int(s) for s in latents.shape)
+        if factor_sizes is not None:
+            sizes = tuple(int(s) for s, t in zip(factor_sizes, self.factor_types) if t == "discrete")
+        else:
+            sizes = tuple(int(m) + 1 for m in y.max(axis=0)) if y.size else (1,) * y.shape[1]
+        if self.has_continuous:
+            y, sizes = self._add_continuous(y, sizes, continuous_values)
         self.factors = y
-        self.factor_sizes = tuple(int(s) for s in factor_sizes) if factor_sizes is not None else tuple(
-            int(m) + 1 for m in y.max(axis=0)) if y.size else (1,) * y.shape[1]
-        self.factor_names = _names(factor_names, y.shape[1])
+        self.factor_sizes = sizes
+        self.factor_names = check_factor_names(factor_names, y.shape[1])
         if device_of(latents) == "cuda":
             self.latents = latents  # stays on its GPU; a host copy is made on demand
         else:
@@ -176,7 +177,8 @@ class LatentsSource:
         factors = np.empty((self.n_rows, len(self.factor_sizes)), r.dtype("classes"))
         mins = maxs = None
         minmax = kernel("minmax", "cpu")
-        for chunk in r.iter_chunks(fields=["mean", "classes"]):
+        values = np.empty((self.n_rows, int(self.continuous.sum())), np.float64) if self.has_continuous else None
+        for chunk in r.iter_chunks(fields=["mean", "classes"] + (["values"] if self.has_continuous else [])):
             n = len(chunk)
             if n == 0:
                 continue
@@ -185,40 +187,52 @@ class LatentsSource:
             mins = mn if mins is None else np.minimum(mins, mn)
             maxs = mx if maxs is None else np.maximum(maxs, mx)
             factors[chunk.start:chunk.start + n] = chunk.classes
+            if values is not None:
+                values[chunk.start:chunk.start + n] = chunk.values[:, self.continuous]
             if keep:
                 latents[chunk.start:chunk.start + n] = x
         if mins is None:
             raise InvalidInputError(f"{r.path} holds no rows; nothing to evaluate.")
         self.latents, self.factors = latents, factors
+        if values is not None:
+            discrete = np.asarray(factors[:, ~self.continuous], dtype=np.int64)
+            sizes = tuple(s for s, t in zip(self.factor_sizes, self.factor_types) if t == "discrete")
+            self.factors, self.factor_sizes = self._add_continuous(discrete, sizes, values)
         self._cache["minmax"] = (mins, maxs)
         self._dtype = dtype
 
-    def _check_test(self, latents_test, factors_test):
-        from .._validation import check_factors, check_latents
-
-        latents_test = check_latents(latents_test, "latents_test", min_rows=1)
-        factors_test = check_factors(factors_test, "factors_test", n_rows=int(latents_test.shape[0]),
-                                     factor_sizes=self.factor_sizes if len(factors_test.shape) == 2 and
-                                     factors_test.shape[1] == len(self.factor_sizes) else None,
-                                     factor_names=self.factor_names)
-        if int(latents_test.shape[1]) != self.n_latents:
-            raise InvalidInputError(
-                f"latents_test has {int(latents_test.shape[1])} latents but latents has {self.n_latents}; both "
-                "must come from the same encoder."
-            )
-        if factors_test.shape[1] != len(self.factor_sizes):
-            raise InvalidInputError(
-                f"factors_test has {factors_test.shape[1]} factors but factors has {len(self.factor_sizes)}; "
-                "pass the same factor columns."
-            )
-        host = device_of(latents_test) == "cpu"
-        x = np.ascontiguousarray(to_numpy(latents_test), dtype=float_dtype(latents_test)) if host else latents_test
-        return x, factors_test
+    def _add_continuous(self, discrete: np.ndarray, sizes: tuple, values: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """All factor columns as classes, the continuous ones binned; and their sizes."""
+        self._values, self._bins = values, FactorBins(values, self.factor_bins)
+        cont = self.continuous
+        out = np.empty((values.shape[0], cont.size), np.int64)
+        out[:, ~cont], out[:, cont] = discrete, self._bins.classes(values)
+        full = np.full(cont.size, self.factor_bins)
+        full[~cont] = sizes
+        return out, tuple(int(s) for s in full)
 
     # ------------------------------------------------------------------ views
     @property
     def n_factors(self) -> int:
         return len(self.factor_sizes)
+
+    @property
+    def continuous(self) -> np.ndarray:
+        """(K,) bool: which factors are continuous."""
+        return np.array([t == "continuous" for t in self.factor_types], dtype=bool)
+
+    @property
+    def has_continuous(self) -> bool:
+        return "continuous" in self.factor_types
+
+    def factor_values(self, idx: np.ndarray | None = None) -> np.ndarray:
+        """(N, K) float64 factors of rows ``idx`` (default all): a continuous factor's real values,
+        a discrete factor's class labels as numbers."""
+        rows = slice(None) if idx is None else np.asarray(idx, dtype=np.int64)
+        out = np.asarray(self.factors[rows], dtype=np.float64)
+        if self._values is not None:
+            out[:, self.continuous] = self._values[rows]
+        return out
 
     @property
     def dtype(self) -> np.dtype:
@@ -281,55 +295,6 @@ class LatentsSource:
         if key not in self._cache:
             self._cache[key] = source_counts(self, int(n_bins), discretizer, device)
         return self._cache[key]
-
-    def split(self, test_size: float, random_state: int | None) -> tuple[np.ndarray, np.ndarray | None]:
-        """(train rows, test rows) of the predictor metrics; test is None with held-out data.
-
-        The rows are a seeded permutation: the first ``round(N * test_size)`` are the test rows;
-        both index arrays are sorted.
-        """
-        key = ("split", float(test_size), _seed_key(random_state))
-        if key not in self._cache:
-            n = self.n_rows
-            if self.test is not None:
-                self._cache[key] = (np.arange(n), None)
-            else:
-                n_test = int(round(n * test_size))
-                if n_test < 1 or n - n_test < 2:
-                    raise InvalidInputError(
-                        f"test_size={test_size} leaves {n - n_test} training and {n_test} test rows of {n}; "
-                        "give more rows or another test_size."
-                    )
-                perm = np.random.default_rng(random_state).permutation(n)
-                self._cache[key] = (np.sort(perm[n_test:]), np.sort(perm[:n_test]))
-        return self._cache[key]
-
-    def train_test(self, test_size: float, random_state: Any, device: str = "cpu", max_train: int | None = None):
-        """(train latents, train factors, test latents, test factors) of :meth:`split`, gathered
-        once per device (NumPy on the CPU, torch tensors on CUDA) and shared by the predictor
-        metrics. ``max_train`` keeps a uniform subsample of the training rows (drawn with the
-        seed ``random_state + 1``), chosen before any row is read."""
-        key = ("train_test", float(test_size), _seed_key(random_state), device, max_train)
-        if key not in self._cache:
-            train_idx, test_idx = self.split(test_size, random_state)
-            if max_train is not None and max_train < train_idx.size:
-                rng = random_state if isinstance(random_state, np.random.Generator) else \
-                    np.random.default_rng(None if random_state is None else random_state + 1)
-                train_idx = train_idx[np.sort(rng.choice(train_idx.size, size=int(max_train), replace=False))]
-            x_test, y_test = self.test_rows(test_idx, device)
-            self._cache[key] = (self.rows(train_idx, device), self.factors[train_idx], x_test, y_test)
-        return self._cache[key]
-
-    def test_rows(self, test_idx: np.ndarray | None, device: str = "cpu"):
-        """(latents, factors) of the test rows: held-out data, or rows ``test_idx``."""
-        if test_idx is None:
-            x, y = self.test
-            if device == "cuda":
-                x = to_torch(x, device="cuda")
-            elif device_of(x) == "cuda":
-                x = np.ascontiguousarray(to_numpy(x), dtype=float_dtype(x))
-            return x, y
-        return self.rows(test_idx, device), self.factors[test_idx]
 
     def single_class_factors(self) -> list[str]:
         """Names of the factors that take one class in these rows."""

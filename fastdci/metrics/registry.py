@@ -89,28 +89,34 @@ _DISCRETIZER = Option("discretizer", "str", "uniform", "uniform: disentanglement
 _INFO = BINNING = (_n_bins(), _DISCRETIZER)  # the information metrics' statistics options
 _TEST_SIZE = Option("test_size", "float", 0.5, "fraction of the rows held out for testing", low=0.0, high=1.0,
                     low_open=True, high_open=True)
-_GBT, _LOGISTIC, _LINEAR = ("gbt", "stumps"), ("logistic",), ("logistic", "lasso")
+_GBT, _LOGISTIC, _LINEAR = ("gbt", "stumps", "auto"), ("logistic",), ("logistic", "lasso", "auto")
+_LASSO, _TREES = ("lasso", "auto"), ("gbt", "stumps", "auto", "random_forest")
 _REG = "regressor"
 _DCI_OPTIONS = (
-    Option("regressor", "estimator", "gbt", "gbt: boosted depth-3 trees (disentanglement_lib's); stumps: depth 1, "
-           "faster; logistic; lasso; or an estimator instance (a scikit-learn one is cloned and fitted per factor, "
-           "importances from feature_importances_ or |coef_|)",
-           choices=("gbt", "stumps", "logistic", "lasso")),
+    Option("regressor", "estimator", "auto", "auto: gbt for discrete factors, lasso for continuous ones; gbt: boosted "
+           "depth-3 trees (disentanglement_lib's); stumps: depth 1, faster; logistic; lasso; random_forest: "
+           "scikit-learn's forests (the metrics review's); or an estimator instance (a scikit-learn one is cloned "
+           "and fitted per factor, importances from feature_importances_ or |coef_|)",
+           choices=("auto", "gbt", "stumps", "logistic", "lasso", "random_forest")),
     _TEST_SIZE,
     Option("max_train", "int", None, "fit on at most this many training rows (a recorded random subsample)",
            low=2, nullable=True),
     Option("n_rounds", "int", 100, "boosting rounds", low=1, when=(_REG, _GBT)),
     Option("learning_rate", "float", 0.1, "shrinkage of each round", low=0.0, low_open=True, when=(_REG, _GBT)),
     Option("max_depth", "int", None, "tree depth (default 3 for gbt, as scikit-learn's "
-           "GradientBoostingClassifier; 1 for stumps)", low=1, nullable=True, when=(_REG, _GBT)),
+           "GradientBoostingClassifier; 1 for stumps; unlimited for random_forest)", low=1, nullable=True,
+           when=(_REG, _TREES)),
     Option("max_bins", "int", 255, "histogram bins per latent", low=2, high=256, when=(_REG, _GBT)),
     Option("importance", "str", "global", "global: scikit-learn >= 0.22; per_tree: < 0.22 (published tables)",
            choices=("global", "per_tree"), when=(_REG, _GBT)),
     Option("criterion", "str", "friedman_mse", "split gain", choices=("friedman_mse", "newton"),
            when=(_REG, _GBT)),
+    Option("n_estimators", "int", 10, "trees of the random forest (the metrics review's 10)", low=1,
+           when=(_REG, ("random_forest",))),
     Option("C", "float", 1.0, "inverse L2 regularisation", low=0.0, low_open=True, when=(_REG, _LOGISTIC)),
     Option("solver", "str", "auto", "optimiser", choices=("auto", "newton", "lbfgs"), when=(_REG, _LOGISTIC)),
-    Option("alpha", "float", 0.01, "L1 penalty of the lasso", low=0.0, when=(_REG, ("lasso",))),
+    Option("alpha", "float", 0.01, "L1 penalty of the lasso (with auto: of the continuous factors' lasso)",
+           low=0.0, when=(_REG, _LASSO)),
     Option("tol", "float", None, "convergence tolerance (default: the regressor's)", low=0.0, low_open=True,
            nullable=True, when=(_REG, _LINEAR)),
     Option("max_iter", "int", None, "iteration cap (default: the regressor's)", low=1, nullable=True,
@@ -212,7 +218,10 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in [
         result="fastdci.metrics.predictors.explicitness:ExplicitnessResult",
         options=(_TEST_SIZE, Option("C", "float", 1.0, "inverse L2 regularisation", low=0.0, low_open=True),
                  Option("classifier", "estimator", "logistic", "logistic, or an estimator with fit/predict_proba",
-                        choices=("logistic",))),
+                        choices=("logistic",)),
+                 Option("convention", "str", "disentanglement_lib", "disentanglement_lib: multinomial logistic on "
+                        "standardised latents, mean AUC; review: one-vs-rest balanced logistic on min-max scaled "
+                        "latents, 2 (AUC - 0.5) (the metrics review's)", choices=("disentanglement_lib", "review"))),
         needs=frozenset({"rows"}), dlib_name="modularity_explicitness",
         dlib={"explicitness_train": "explicitness_score_train", "explicitness_test": "explicitness_score_test"},
         disent={"explicitness_train": "explicitness.train", "explicitness_test": "explicitness.test"},
@@ -333,7 +342,8 @@ def check_random_state(random_state: Any) -> Any:
 
 
 def run_metric(name: str, latents: Any, factors: Any, options: Mapping[str, Any], *, backend: str = "auto",
-               random_state: Any = 0, factor_sizes=None, factor_names=None, test: tuple | None = None):
+               random_state: Any = 0, factor_sizes=None, factor_names=None, test: tuple | None = None,
+               factor_types: Any = None, factor_bins: int = 20):
     """What every public metric function does: check the options, wrap the data in a
     :class:`~fastdci.io.LatentsSource` (unless it is one), compute the statistics, finalize."""
     from ..io.reader import LatentsReader
@@ -348,10 +358,12 @@ def run_metric(name: str, latents: Any, factors: Any, options: Mapping[str, Any]
             f"fastdci.evaluate(path, {name!r}) or {spec.public_name}(LatentsSource(path))."
         )
     if isinstance(latents, LatentsSource):
-        if factors is not None or test is not None:
-            raise InvalidInputError(f"{name}: arrays were given with a LatentsSource, which holds its data already.")
+        if factors is not None or test is not None or factor_types is not None:
+            raise InvalidInputError(f"{name}: arrays (or factor_types) were given with a LatentsSource, which holds "
+                                    "its data already; set factor_types when building the source.")
         return compute(spec, latents, checked, backend=backend, random_state=random_state)
-    with LatentsSource(latents, factors, factor_sizes=factor_sizes, factor_names=factor_names, test=test) as source:
+    with LatentsSource(latents, factors, factor_sizes=factor_sizes, factor_names=factor_names, test=test,
+                       factor_types=factor_types, factor_bins=factor_bins) as source:
         return compute(spec, source, checked, backend=backend, random_state=random_state)
 
 
@@ -360,6 +372,12 @@ def compute(spec: MetricSpec, source: Any, options: Mapping[str, Any], *, backen
     from ..backend import resolve_device
 
     device = resolve_device(backend)
+    if spec.needs_grid and source.has_continuous:
+        raise InvalidInputError(
+            f"{spec.name} intervenes on a grid of discrete factor classes, but factor(s) "
+            f"{[n for n, t in zip(source.factor_names, source.factor_types) if t == 'continuous']} are continuous; "
+            "evaluate it on the factors' classes (factor_types=None)."
+        )
     single = source.single_class_factors()
     if single:
         raise InvalidInputError(

@@ -33,9 +33,10 @@ def _plain(options: Mapping[str, Any]) -> dict:
 
 
 def request_for(path: str | os.PathLike, checked: Mapping[str, Mapping[str, Any]], *, backend: str,
-                random_state: Any, preset: str | None = None) -> dict:
+                random_state: Any, preset: str | None = None, factor_types: Any = None,
+                factor_bins: int = 20) -> dict:
     """What a result must match to be reused: the file as it is now, the seed, the backend,
-    the preset and each metric's checked options."""
+    the preset, the factor types (and continuous factors' bins) and each metric's checked options."""
     st = Path(path).stat()
     return {
         "file": str(Path(path).resolve()),
@@ -44,6 +45,9 @@ def request_for(path: str | os.PathLike, checked: Mapping[str, Mapping[str, Any]
         "backend": backend,
         "random_state": random_state if isinstance(random_state, (int, type(None))) else repr(random_state),
         "preset": preset,
+        "factor_types": None if factor_types is None else factor_types if isinstance(factor_types, str)
+        else list(factor_types),
+        "factor_bins": int(factor_bins),
         "options": {name: _plain(opts) for name, opts in checked.items()},
     }
 
@@ -58,11 +62,12 @@ def load(target: Path) -> dict | None:
 
 def still_valid(stored: dict | None, request: dict) -> dict | None:
     """The stored document if it was computed on this file as it is now, with the same seed,
-    backend and preset; else None (nothing in it may be reused)."""
+    backend, preset and factor types; else None (nothing in it may be reused)."""
     if not stored or "request" not in stored or "results" not in stored:
         return None
     old = stored["request"]
-    if any(old.get(k) != request.get(k) for k in ("file", "size", "mtime_ns", "backend", "random_state", "preset")):
+    if any(old.get(k) != request.get(k) for k in ("file", "size", "mtime_ns", "backend", "random_state", "preset",
+                                          "factor_types", "factor_bins")):
         return None
     return stored
 

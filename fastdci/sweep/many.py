@@ -116,7 +116,8 @@ def run_tasks(calls: Sequence[tuple], *, client: Any = None, n_workers: int | No
 
 
 def evaluate_file(path: str, metrics: Sequence[str], metric_options: dict, *, out: str | None, overwrite: bool,
-                  backend: str, random_state: Any, progress: bool = False, preset: str | None = None) -> dict:
+                  backend: str, random_state: Any, progress: bool = False, preset: str | None = None,
+                  factor_types: Any = None, factor_bins: int = 20) -> dict:
     """One file: reuse what is stored and still valid, compute the rest, write, return a row.
 
     Never raises for a bad file: the row says ``status="failed"`` and names the error.
@@ -129,7 +130,8 @@ def evaluate_file(path: str, metrics: Sequence[str], metric_options: dict, *, ou
             what = "is a folder, not a latents file" if Path(path).is_dir() else "no such file"
             raise MissingFileError(f"{path}: {what}. Check the path (write one with fastdci encode).")
         checked = check_metric_options(list(metrics), metric_options)
-        request = _store.request_for(path, checked, backend=backend, random_state=random_state, preset=preset)
+        request = _store.request_for(path, checked, backend=backend, random_state=random_state, preset=preset,
+                                     factor_types=factor_types, factor_bins=factor_bins)
         target = Path(out) / f"{row['identity']}.json" if out is not None else None
         stored = None if target is None or overwrite else _store.load(target)
         old = _store.still_valid(stored, request)  # None when the file, seed or backend changed
@@ -139,6 +141,7 @@ def evaluate_file(path: str, metrics: Sequence[str], metric_options: dict, *, ou
         new = None
         if todo:
             new = evaluate(path, todo, backend=backend, random_state=random_state, progress=progress, preset=preset,
+                           factor_types=factor_types, factor_bins=factor_bins,
                            **{m: metric_options[m] for m in todo if m in metric_options})
             row["warnings"] = [f"{m} warning: {w}" for m, ws in new.provenance.get("warnings", {}).items() for w in ws]
         report = _merge(kept, new, todo)
@@ -201,6 +204,8 @@ def evaluate_many(
     progress: bool = True,
     n_workers: int | None = None,
     preset: str | None = None,
+    factor_types: Any = None,
+    factor_bins: int = 20,
     **metric_options: dict,
 ):
     """Evaluate many latents files on a Dask cluster; one row per file.
@@ -221,7 +226,7 @@ def evaluate_many(
         rest; without it nothing is stored.
     overwrite : bool, default False
         Recompute everything even where a valid result is stored.
-    backend, random_state, preset, **metric_options
+    backend, random_state, preset, factor_types, factor_bins, **metric_options
         As in :func:`fastdci.evaluate`.
     progress : bool, default True
         A progress bar on stderr over completed files.
@@ -249,7 +254,8 @@ def evaluate_many(
         raise InvalidInputError("no latents files were given; pass at least one path.")
     calls = [(evaluate_file, (f, names, dict(metric_options)),
               dict(out=None if out is None else str(out), overwrite=overwrite, backend=backend,
-                   random_state=random_state, preset=preset)) for f in files]
+                   random_state=random_state, preset=preset, factor_types=factor_types,
+                   factor_bins=factor_bins)) for f in files]
 
     def failed(i: int, exc: BaseException) -> dict:
         return {"file": files[i], "identity": _store.file_identity(files[i]), "status": "failed",

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ...backend import to_numpy
-from ...errors import InvalidInputError
+from ...errors import InvalidInputError, MissingDependencyError
 from .._base import MetricResult
 from ..registry import metric_function, run_metric
 from ._common import PerFactor, held_out, make_regressor, train_test
@@ -189,21 +189,90 @@ def _dci_finalize(stats: DCIStats) -> DCIResult:
         n_test=int(stats.n_test),
         regressor=stats.regressor,
         regressor_settings=dict(stats.regressor_settings),
-        settings={"regressor_settings": dict(stats.regressor_settings)} if stats.regressor_settings else {},
+        settings={"regressor": stats.regressor, **({"regressor_settings": dict(stats.regressor_settings)}
+                                                   if stats.regressor_settings else {})},
     )
 
 
-def _dci_stats(source, *, backend: str, random_state: Any, regressor: Any = "gbt", test_size: float = 0.5,
+_CLASSIFY_ONLY = ("gbt", "stumps", "logistic")
+_GBT_OPTIONS = {"n_rounds", "learning_rate", "max_depth", "max_bins", "importance", "criterion", "random_state"}
+_LASSO_OPTIONS = {"alpha", "tol", "max_iter", "standardize"}
+
+
+def _resolve(regressor: Any, continuous: bool, options: dict) -> tuple[Any, dict]:
+    """The regressor of one factor type and the options that apply to it (``"auto"``: gbt for
+    discrete factors, lasso for continuous ones)."""
+    if regressor == "auto":
+        regressor = "lasso" if continuous else "gbt"
+        keep = _LASSO_OPTIONS if continuous else _GBT_OPTIONS
+        options = {k: v for k, v in options.items() if k in keep}
+    elif regressor == "random_forest":
+        return forest(continuous, options), {}
+    return regressor, options
+
+
+def forest(continuous: bool, options: dict) -> Any:
+    """scikit-learn's ``RandomForestRegressor`` (continuous) or ``RandomForestClassifier``
+    with ``n_estimators`` trees (default 10, the metrics review's) and ``max_depth``."""
+    try:
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "regressor='random_forest' uses scikit-learn's random forests: pip install scikit-learn."
+        ) from exc
+    cls = RandomForestRegressor if continuous else RandomForestClassifier
+    return cls(n_estimators=options.get("n_estimators", 10), max_depth=options.get("max_depth"),
+               random_state=options.get("random_state", 0))
+
+
+def _dci_stats(source, *, backend: str, random_state: Any, regressor: Any = "auto", test_size: float = 0.5,
                max_train: int | None = None, **regressor_options: Any) -> DCIStats:
-    """Fit the regressor on the source's training rows; importances and per-factor scores."""
+    """Fit the regressor on the source's training rows; importances and per-factor scores.
+
+    Discrete and continuous factors are fitted apart (classes, and real values), each with
+    its regressor, and their statistics merged back into the factors' order; with both types
+    each factor's importance column is scaled to sum 1, so that the two regressors' scales
+    do not weigh factors against each other."""
+    if isinstance(random_state, int) and "random_state" not in regressor_options and (
+            regressor in ("gbt", "stumps", "auto", "random_forest")):
+        regressor_options = dict(regressor_options, random_state=random_state)
+    cont = source.continuous if source.has_continuous else np.zeros(source.n_factors, bool)
+    if cont.any() and isinstance(regressor, str) and regressor in _CLASSIFY_ONLY:
+        names = [n for n, c in zip(source.factor_names, cont) if c]
+        raise InvalidInputError(
+            f"dci: regressor {regressor!r} classifies, but factor(s) {names} are continuous; use regressor='auto' "
+            "(lasso for them), 'lasso', 'random_forest' or a scikit-learn regressor."
+        )
+    parts, order = [], []
+    for is_cont in (False, True):
+        cols = np.flatnonzero(cont == is_cont)
+        if cols.size:
+            reg, opts = _resolve(regressor, is_cont, regressor_options)
+            parts.append(_fit(source, reg, opts, backend, random_state, test_size, max_train, cols, is_cont))
+            order.append(cols)
+    stats = parts[0] if len(parts) == 1 else parts[0].merge(parts[1])
+    if len(parts) == 1:
+        return stats
+    inverse = np.argsort(np.concatenate(order))
+    imp = stats.importance / np.where(stats.importance.sum(axis=0) > 0, stats.importance.sum(axis=0), 1.0)
+    return dataclasses.replace(
+        stats, importance=imp[:, inverse], informativeness_train=stats.informativeness_train[inverse],
+        informativeness_test=stats.informativeness_test[inverse], regressor=f"{parts[0].regressor}+{parts[1].regressor}",
+        regressor_settings={"discrete": parts[0].regressor_settings, "continuous": parts[1].regressor_settings})
+
+
+def _fit(source, regressor, options, backend, random_state, test_size, max_train, cols, values) -> DCIStats:
+    """DCI statistics of factor columns ``cols``, fitted on their classes or (``values``) their
+    real values."""
     from ...regressors._base import settings_of
 
-    if regressor in ("gbt", "stumps") and "random_state" not in regressor_options and isinstance(random_state, int):
-        regressor_options = dict(regressor_options, random_state=random_state)
-    model, name = make_regressor(regressor, backend, regressor_options)
+    model, name = make_regressor(regressor, backend, options)
     per_factor = isinstance(model, PerFactor)  # a scikit-learn style estimator: host NumPy rows
     x, y, x_test, y_test = train_test(source, test_size=test_size, random_state=random_state,
                                       device="cpu" if per_factor else backend, max_train=max_train)
+    if values:
+        y, y_test = source.train_test_values(test_size, random_state, max_train)
+    y, y_test = y[:, cols], y_test[:, cols]
     model.fit(x, y)
     imp = getattr(model, "feature_importances_", None)
     if imp is None:
@@ -233,11 +302,13 @@ def dci(
     latents_test: Any = None,
     factors_test: Any = None,
     *,
-    regressor: Any = "gbt",
+    regressor: Any = "auto",
     test_size: float = 0.5,
     random_state: int | None = 0,
     max_train: int | None = None,
     backend: str = "auto",
+    factor_types: Any = None,
+    factor_bins: int = 20,
     **regressor_options: Any,
 ) -> DCIResult:
     """DCI disentanglement, completeness and informativeness (Eastwood & Williams 2018).
@@ -246,11 +317,20 @@ def dci(
     ----------
     latents : array (N, L) float
         Representation (numpy, torch or CuPy), samples first.
-    factors : array (N, K) int
-        Ground-truth factor classes.
+    factors : array (N, K)
+        Ground-truth factor classes (int), or real values for the continuous factors.
     latents_test, factors_test : arrays (M, L), (M, K), optional
         Held-out rows. Without them ``test_size`` of the rows are held out at random.
-    regressor : {"gbt", "stumps", "logistic", "lasso"} or estimator, default "gbt"
+    regressor : {"auto", "gbt", "stumps", "logistic", "lasso", "random_forest"} or estimator
+        Default ``"auto"``: ``"gbt"`` for discrete factors and ``"lasso"`` for continuous ones
+        (Eastwood & Williams' regressor), each factor type fitted apart. Continuous factors
+        need a regressor: ``"auto"``, ``"lasso"``, ``"random_forest"`` or a scikit-learn
+        regressor; the classifiers (``"gbt"``, ``"stumps"``, ``"logistic"``) refuse them.
+        ``"random_forest"``: scikit-learn's ``RandomForestClassifier`` (discrete) or
+        ``RandomForestRegressor`` (continuous) per factor, ``n_estimators`` trees (default 10)
+        of ``max_depth``, importances from ``feature_importances_`` (the metrics review's
+        random-forest DCI; it also tunes ``max_depth`` and ``max_features`` by 10-fold
+        cross-validation, which this does not: pass a tuned forest as an instance for that).
         ``"gbt"``: :class:`~fastdci.regressors.GradientBoostedStumps` with depth-3 trees, 100
         rounds, learning rate 0.1 and the current scikit-learn importance rule, the settings of
         disentanglement_lib's ``GradientBoostingClassifier()``, so D and C track its numbers;
@@ -276,6 +356,11 @@ def dci(
         ``n_train``). By default every training row is used.
     backend : {"auto", "cpu", "cuda"}, default "auto"
         Device of the regressor, unless ``device`` is among ``regressor_options``.
+    factor_types : None, "discrete", "continuous" or one per factor, optional
+        Which factors are real values (see :mod:`fastdci.io.factor_types`); default all
+        discrete.
+    factor_bins : int, default 20
+        Bins of a continuous factor for the metrics that count classes (unused by DCI).
     **regressor_options
         Passed to the regressor's constructor (e.g. ``max_depth=3``, ``importance="per_tree"``,
         ``C=0.5``).
@@ -297,6 +382,12 @@ def dci(
     the logistic and lasso columns hold ``sum |w|`` on standardised inputs, as in the
     original paper). Informativeness is the mean per-factor accuracy (disentanglement_lib);
     for the lasso it is ``1 - RMSE / std(y)`` per factor.
+
+    On a continuous factor the informativeness is Eastwood & Williams' ``1 - NRMSE`` (root
+    mean squared error over the factor's standard deviation) of the regressor's predictions.
+    The metrics review instead reports ``max(0, 1 - 12 MSE)`` on min-max scaled factors, on
+    the rows it fitted (no held-out rows); its D leaves out every latent after the first
+    with zero importance (a ``break`` in its loop) and its C is an unweighted mean.
 
     Which numbers are reproduced: the default (``"gbt"``: depth 3, ``importance="global"``)
     is disentanglement_lib's DCI run with scikit-learn >= 0.22, which sums gains over all
@@ -326,4 +417,5 @@ def dci(
     """
     return run_metric("dci", latents, factors,
                       dict(regressor=regressor, test_size=test_size, max_train=max_train, **regressor_options),
-                      backend=backend, random_state=random_state, test=held_out(latents_test, factors_test))
+                      backend=backend, random_state=random_state, test=held_out(latents_test, factors_test),
+                      factor_types=factor_types, factor_bins=factor_bins)

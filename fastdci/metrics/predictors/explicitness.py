@@ -113,13 +113,38 @@ def _explicitness_finalize(stats: ExplicitnessStats) -> ExplicitnessResult:
     )
 
 
+def _review_stats(x, y, x_test, y_test, C: float) -> ExplicitnessStats:
+    """The metrics review's explicitness: per factor, one-vs-rest balanced logistic regressions
+    on min-max scaled latents; the mean one-vs-rest AUC over classes, mapped to ``2 (AUC - 0.5)``."""
+    from ...regressors.ovr_logistic import OneVsRestBalancedLogistic
+
+    x, x_test = np.asarray(to_numpy(x), np.float64), np.asarray(to_numpy(x_test), np.float64)
+    lo, span = x.min(axis=0), x.max(axis=0) - x.min(axis=0)
+    span = np.where(span > 0, span, 1.0)
+    x, x_test = (x - lo) / span, (x_test - lo) / span
+    out = np.empty((2, y.shape[1]))
+    for k in range(y.shape[1]):
+        model = OneVsRestBalancedLogistic(C=C).fit(x, y[:, k])
+        for i, (X, Y) in enumerate(((x, y), (x_test, y_test))):
+            codes = np.searchsorted(model.classes_, Y[:, k])
+            auc = roc_auc_per_class(np.where(np.isin(Y[:, k], model.classes_), codes, -1), model.predict_proba(X))
+            out[i, k] = 2.0 * (np.nanmean(auc) - 0.5) if np.any(np.isfinite(auc)) else np.nan
+    return ExplicitnessStats(out[0], out[1], n_train=int(x.shape[0]), n_test=int(x_test.shape[0]),
+                             classifier_settings={"class": "OneVsRestBalancedLogistic", "C": float(C)})
+
+
 def _explicitness_stats(source, *, backend: str, random_state: Any, test_size: float = 0.5, C: float = 1.0,
-                        classifier: Any = "logistic") -> ExplicitnessStats:
+                        classifier: Any = "logistic", convention: str = "disentanglement_lib") -> ExplicitnessStats:
     """Fit the classifier on the training rows; per-factor AUCs on training and test rows."""
     from ...regressors._base import settings_of
 
     x, y, x_test, y_test = train_test(source, test_size=test_size, random_state=random_state, device=backend,
                                       min_classes=2)
+    if convention == "review":
+        if not isinstance(classifier, str):
+            raise InvalidInputError("explicitness: convention='review' fits its own one-vs-rest logistic "
+                                    "regressions; drop classifier or the convention.")
+        return _review_stats(x, y, x_test, y_test, C)
     if isinstance(classifier, str):
         from ...regressors.logistic import MultinomialLogistic
 
@@ -154,7 +179,10 @@ def explicitness(
     random_state: int | None = 0,
     C: float = 1.0,
     classifier: Any = None,
+    convention: str = "disentanglement_lib",
     backend: str = "auto",
+    factor_types: Any = None,
+    factor_bins: int = 20,
 ) -> ExplicitnessResult:
     """Explicitness (Ridgeway & Zemel 2018) as disentanglement_lib computes it.
 
@@ -171,7 +199,20 @@ def explicitness(
     classifier : estimator, optional
         Replaces the default ``MultinomialLogistic(C=C, standardize=True)``; it needs
         ``fit(X, Y)`` and ``predict_proba(X) -> list of K (N, n_classes_k)``.
+    convention : {"disentanglement_lib", "review"}, default "disentanglement_lib"
+        ``"review"``: the metrics review's explicitness (its ``impl=1``, ``scale=True``): the
+        latents min-max scaled (with the training rows' min and max), per factor one-vs-rest
+        L2 logistic regressions with balanced class weights
+        (:class:`~fastdci.regressors.ovr_logistic.OneVsRestBalancedLogistic`, scikit-learn's
+        one-vs-rest probabilities), the mean one-vs-rest ROC-AUC over classes, reported as
+        ``2 (AUC - 0.5)`` so that chance is 0. The review fits and scores all its rows, which
+        is ``explicitness_train`` when the training rows are all rows (pass them again as
+        held-out rows).
     backend : {"auto", "cpu", "cuda"}, default "auto"
+    factor_types : None, "discrete", "continuous" or one per factor, optional
+        A continuous factor is scored on its ``factor_bins`` equal-width bins (the metrics
+        review's convention for explicitness, with 10 bins); see :mod:`fastdci.io.factor_types`.
+    factor_bins : int, default 20
 
     Returns
     -------
@@ -212,5 +253,7 @@ def explicitness(
     True
     """
     return run_metric("explicitness", latents, factors,
-                      dict(test_size=test_size, C=C, classifier="logistic" if classifier is None else classifier),
-                      backend=backend, random_state=random_state, test=held_out(latents_test, factors_test))
+                      dict(test_size=test_size, C=C, classifier="logistic" if classifier is None else classifier,
+                           convention=convention),
+                      backend=backend, random_state=random_state, test=held_out(latents_test, factors_test),
+                      factor_types=factor_types, factor_bins=factor_bins)

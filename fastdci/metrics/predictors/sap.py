@@ -11,6 +11,7 @@ from ...backend import to_numpy
 from ...errors import InvalidInputError
 from .._base import MetricResult
 from ..registry import metric_function, run_metric
+from ..._validation import check_factors
 from ._common import held_out, train_test
 
 __all__ = ["SAPResult", "SAPStats", "sap"]
@@ -96,18 +97,23 @@ def _sap_continuous_matrix(latents: np.ndarray, factors: np.ndarray) -> np.ndarr
 
 def _sap_stats(source, *, backend: str, random_state: Any, test_size: float = 0.5, continuous: bool = False,
                C: float = 0.01) -> SAPStats:
-    """The score matrix: squared correlations (continuous) or one-latent SVM test accuracies."""
-    if continuous:
+    """The score matrix: squared correlations (continuous factors, or every factor with
+    ``continuous``) or one-latent SVM test accuracies (discrete factors)."""
+    cont = source.continuous if source.has_continuous else np.zeros(source.n_factors, bool)
+    if continuous or cont.all():
         if source.test is not None:
             raise InvalidInputError(
                 "the continuous SAP score uses the training rows only; drop latents_test and factors_test, or "
                 "set continuous=False."
             )
-        S = _sap_continuous_matrix(source.host_latents(), source.factors)
+        S = _sap_continuous_matrix(source.host_latents(), source.factor_values())
         return SAPStats(S, continuous=True, n_train=source.n_rows, n_test=0)
     if source.n_latents < 2:
         raise InvalidInputError("SAP needs at least two latent dimensions; got one.")
-    x, y, x_test, y_test = train_test(source, test_size=test_size, random_state=random_state, min_classes=2)
+    x, y, x_test, y_test = train_test(source, test_size=test_size, random_state=random_state)
+    disc = np.flatnonzero(~cont)
+    y, y_test = y[:, disc], y_test[:, disc]
+    check_factors(y, min_classes=2, factor_names=[source.factor_names[k] for k in disc])
     from ...regressors._base import encode_classes
     from ...regressors.linear_svc import svc_pair_accuracy
 
@@ -116,7 +122,11 @@ def _sap_stats(source, *, backend: str, random_state: Any, test_size: float = 0.
     counts = svc_pair_accuracy(to_numpy(x).astype(np.float64), codes, enc.n_classes,
                                to_numpy(x_test).astype(np.float64), codes_test, C=float(C))
     n_test = int(x_test.shape[0])
-    return SAPStats(counts / n_test, continuous=False, n_train=int(x.shape[0]), n_test=n_test)
+    S = np.empty((source.n_latents, source.n_factors))
+    S[:, disc] = counts / n_test
+    if cont.any():  # R^2 of a one-latent least-squares line, on every row (as continuous=True)
+        S[:, cont] = _sap_continuous_matrix(source.host_latents(), source.factor_values()[:, cont])
+    return SAPStats(S, continuous=False, n_train=int(x.shape[0]), n_test=n_test)
 
 
 @metric_function("sap")
@@ -131,6 +141,7 @@ def sap(
     random_state: int | None = 0,
     C: float = 0.01,
     backend: str = "auto",
+    factor_types: Any = None,
 ) -> SAPResult:
     """Separated Attribute Predictability (Kumar et al. 2018), as disentanglement_lib.
 
@@ -152,6 +163,11 @@ def sap(
         The SVM's inverse regularisation (disentanglement_lib's value).
     backend : {"auto", "cpu", "cuda"}, default "auto"
         Accepted on every metric; the SVMs run on the CPU (Numba) whatever the device.
+    factor_types : None, "discrete", "continuous" or one per factor, optional
+        A continuous factor (real values) is scored by the R² of a one-latent least-squares
+        line, which is the squared correlation above (the metrics review's regression SAP,
+        which clips R² at 0, a no-op for a fitted line), on every row; discrete ones as set
+        by ``continuous``.
 
     Returns
     -------
@@ -187,4 +203,5 @@ def sap(
     0.98
     """
     return run_metric("sap", latents, factors, dict(test_size=test_size, continuous=continuous, C=C),
-                      backend=backend, random_state=random_state, test=held_out(latents_test, factors_test))
+                      backend=backend, random_state=random_state, test=held_out(latents_test, factors_test),
+                      factor_types=factor_types)
