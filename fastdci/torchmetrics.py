@@ -49,6 +49,7 @@ except ImportError as _exc:  # pragma: no cover - the extra is missing
         "fastdci.torchmetrics needs torchmetrics; install it with pip install 'fastdci[torchmetrics]'."
     ) from _exc
 
+import numpy as np
 import torch
 
 from ._tm_common import ResultMetric, split_kwargs
@@ -58,7 +59,8 @@ from .errors import FastDCIError
 from .metrics.registry import METRICS, resolve_metrics
 
 __all__ = ["DCI", "DCIMIG", "IRS", "JEMMIG", "METRIC_CLASSES", "MIG", "SAP", "BetaVAE", "Disentanglement",
-           "Explicitness", "FactorVAE", "InfoMEC", "InformationMetric", "MIGSup", "Modularity", "RowMetric", "ZMax"]
+           "Explicitness", "FactorVAE", "InfoMEC", "InformationMetric", "MIGSup", "Modularity", "RowMetric", "Unsupervised",
+           "ZMax"]
 
 
 class InformationMetric(InformationCounts):
@@ -217,8 +219,19 @@ class IRS(RowMetric):
     metric_name = "irs"
 
 
+class Unsupervised(RowMetric):
+    """:func:`fastdci.unsupervised` on the rows kept (factors optional: they are not used)."""
+
+    metric_name = "unsupervised"
+
+    def update(self, latents: Any, factors: Any = None) -> None:
+        """Keep one batch of latents (n, L); ``factors`` may be omitted."""
+        super().update(latents, np.zeros((int(np.shape(latents)[0]), 1), np.int64) if factors is None else factors)
+
+
 METRIC_CLASSES: dict[str, type] = {cls.metric_name: cls for cls in (
-    MIG, MIGSup, JEMMIG, DCIMIG, Modularity, DCI, SAP, Explicitness, InfoMEC, BetaVAE, FactorVAE, ZMax, IRS)}
+    MIG, MIGSup, JEMMIG, DCIMIG, Modularity, DCI, SAP, Explicitness, InfoMEC, BetaVAE, FactorVAE, ZMax, IRS,
+    Unsupervised)}
 """Registry name -> class, one per metric of :data:`fastdci.metrics.registry.METRICS`."""
 
 

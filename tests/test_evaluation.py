@@ -50,7 +50,7 @@ def test_evaluate_file_equals_direct_calls(grid_file):
         fn = getattr(fastdci, METRICS[name].public_name)
         direct = fn(latents, factors, factor_sizes=SIZES, factor_names=NAMES, random_state=0, backend="cpu",
                     **FAST.get(name, {})) if METRICS[name].family == "intervention" else \
-            fn(latents, factors, backend="cpu", **({} if METRICS[name].family == "information" else
+            fn(latents, factors, backend="cpu", **({} if METRICS[name].family in ("information", "unsupervised") else
                                                     {"random_state": 0}), **FAST.get(name, {}))
         assert result.scores() == pytest.approx(direct.scores(), rel=1e-12, abs=1e-12), name
         assert result.counts() == direct.counts(), name

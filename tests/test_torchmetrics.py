@@ -41,6 +41,7 @@ FAST = {
     "factor_vae": {"batch_size": 16, "n_train": 150, "n_eval": 80, "n_variance_rows": None},
     "z_max": {"batch_size": 16, "n_train": 150, "n_eval": 80, "n_variance_rows": None},
     "irs": {"n_train": 400},
+    "unsupervised": {},
 }
 
 

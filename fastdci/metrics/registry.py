@@ -25,7 +25,7 @@ from ._options import Option, check_options
 __all__ = ["BINNING", "FAMILIES", "METRICS", "MetricSpec", "Option", "compute", "get", "metric_function",
            "check_random_state", "resolve_metrics", "run_metric"]
 
-FAMILIES = ("information", "predictor", "intervention")
+FAMILIES = ("information", "predictor", "intervention", "unsupervised")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -254,6 +254,19 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in [
         disent=_keys("z_max", _ACC), on_device=False,
     ),
     MetricSpec(
+        name="unsupervised", family="unsupervised", summary="disentanglement_lib's unsupervised scores: Gaussian "
+        "total and Wasserstein correlation, mean mutual information between latents (no factors)",
+        function="fastdci.metrics.unsupervised:unsupervised",
+        statistics="fastdci.metrics.unsupervised:_unsupervised_stats",
+        finalize="fastdci.metrics.unsupervised:_unsupervised_finalize",
+        result="fastdci.metrics.unsupervised:UnsupervisedResult", options=(_n_bins(),), needs=frozenset({"rows"}),
+        dlib_name="unsupervised",
+        dlib={k: k for k in ("gaussian_total_correlation", "gaussian_wasserstein_correlation",
+                             "gaussian_wasserstein_correlation_norm", "mutual_info_score")},
+        disent=_keys("unsupervised", {"gaussian_total_correlation": "gaussian_total_correlation",
+                                      "mutual_info_score": "mutual_info_score"}), on_device=False,
+    ),
+    MetricSpec(
         name="irs", family="intervention", summary="Interventional Robustness Score (Suter et al. 2019)",
         function=f"{_IV}.irs:irs", statistics=f"{_IV}.irs:_irs_stats", finalize=f"{_IV}.irs:_irs_finalize",
         result=f"{_IV}.irs:IRSResult",
@@ -378,7 +391,7 @@ def compute(spec: MetricSpec, source: Any, options: Mapping[str, Any], *, backen
             f"{[n for n, t in zip(source.factor_names, source.factor_types) if t == 'continuous']} are continuous; "
             "evaluate it on the factors' classes (factor_types=None)."
         )
-    single = source.single_class_factors()
+    single = source.single_class_factors() if spec.family != "unsupervised" else []
     if single:
         raise InvalidInputError(
             f"{spec.name}: factor(s) {single} take a single class in these rows. Every metric refuses such a "
@@ -392,7 +405,7 @@ def compute(spec: MetricSpec, source: Any, options: Mapping[str, Any], *, backen
     result = finalize_fn(stats, **final_opts)
     settings = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else type(v).__name__)
                 for k, v in options.items()}
-    if spec.family != "information":
+    if spec.family not in ("information", "unsupervised"):  # the others draw rows
         settings["random_state"] = random_state if isinstance(random_state, (int, type(None))) else "Generator"
     settings.update(result.settings)  # what the statistics recorded (regressor parameters, ...)
     prov = {"n_rows": source.n_rows, "backend": device if spec.on_device else "cpu", **result.provenance}

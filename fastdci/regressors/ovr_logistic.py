@@ -65,7 +65,7 @@ class OneVsRestBalancedLogistic:
             if np.max(np.abs(grad)) <= self.tol:
                 break
             d = self.C * S * p * (1.0 - p)  # (N, M)
-            H = np.einsum("nm,ni,nj->mij", d, Xb, Xb) + reg
+            H = np.stack([(Xb * d[:, m:m + 1]).T @ Xb for m in range(d.shape[1])]) + reg
             W = W - np.linalg.solve(H, grad[..., None])[..., 0]
         self.coef_, self.intercept_ = W[:, :L], W[:, L]
         return self
