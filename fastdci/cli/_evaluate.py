@@ -59,7 +59,8 @@ def print_problems(report, prefix: str = "") -> None:
 _HEADLINE = ["mig.mig", "dci.disentanglement", "dci.completeness", "dci.informativeness_test", "sap.sap",
              "modularity.modularity", "explicitness.explicitness_test", "beta_vae.eval_accuracy",
              "factor_vae.eval_accuracy", "z_max.eval_accuracy", "irs.irs", "mig_sup.mig_sup", "jemmig.jemmig",
-             "dcimig.dcimig", "infomec.infom", "infomec.infoc", "infomec.infoe"]
+             "dcimig.dcimig", "infomec.infom", "infomec.infoc", "infomec.infoe",
+             "unsupervised.gaussian_total_correlation", "unsupervised.mutual_info_score"]
 
 
 @app.command()
@@ -256,4 +257,5 @@ _SHORT = {"mig.mig": "MIG", "dci.disentanglement": "DCI-D", "dci.completeness": 
           "explicitness.explicitness_test": "explicitness", "beta_vae.eval_accuracy": "BetaVAE",
           "factor_vae.eval_accuracy": "FactorVAE", "z_max.eval_accuracy": "Z-max", "irs.irs": "IRS",
           "mig_sup.mig_sup": "MIG-sup", "jemmig.jemmig": "JEMMIG", "dcimig.dcimig": "DCIMIG",
-          "infomec.infom": "InfoM", "infomec.infoc": "InfoC", "infomec.infoe": "InfoE"}
+          "infomec.infom": "InfoM", "infomec.infoc": "InfoC", "infomec.infoe": "InfoE",
+          "unsupervised.gaussian_total_correlation": "Gaussian TC", "unsupervised.mutual_info_score": "latent MI"}
