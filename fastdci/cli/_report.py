@@ -82,6 +82,9 @@ def report(
     seed: int = typer.Option(0, "--seed"),
     set_: List[str] = typer.Option([], "--set", help="Metric option METRIC.OPTION=VALUE."),
     no_progress: bool = typer.Option(False, "--no-progress"),
+    factor_types: Optional[str] = typer.Option(None, "--factor-types", help="continuous, or one type per factor "
+                                               "(comma-separated), as fastdci evaluate takes it."),
+    factor_bins: int = typer.Option(20, "--factor-bins", min=2, help="Bins of each continuous factor."),
 ) -> None:
     """Evaluate FILE (or reuse a stored result with --from) and write PNG plots and a static HTML page into --out."""
     from ..errors import InvalidInputError
@@ -89,6 +92,9 @@ def report(
     from ._evaluate import _parse_sets, print_problems
 
     if from_ is not None:
+        if factor_types is not None:
+            raise InvalidInputError("--factor-types changes how metrics are computed, but --from reuses a stored "
+                                    "result (which records its factor types); drop one of them.")
         if set_:
             raise InvalidInputError("--set changes how metrics are computed, but --from reuses a stored result; "
                                     "drop --set, or drop --from to evaluate again.")
@@ -102,8 +108,10 @@ def report(
                                     "(--from RESULT.json).")
         from ..evaluation import evaluate as run
 
+        types = None if factor_types is None else [t.strip() for t in factor_types.split(",")]
         rep = run(file, metrics or "all", backend=backend, random_state=seed, progress=show_progress(no_progress),
-                  **_parse_sets(set_))
+                  factor_types=types[0] if types is not None and len(types) == 1 else types,
+                  factor_bins=factor_bins, **_parse_sets(set_))
         latents = file
     page = write_report(rep, out, latents_path=latents, checkpoint=checkpoint)
     print_table(None, ["metric", "score", "value"], score_rows(rep))
