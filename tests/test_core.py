@@ -20,7 +20,7 @@ from fastdci.metrics.registry import METRICS
 
 SIZES = (3, 4, 5, 4)
 NAMES = ("a", "b", "c", "d")
-FAST = {"dci": {"n_rounds": 10}, "beta_vae": {"n_train": 300, "n_eval": 200},
+FAST = {"dci": {"n_rounds": 10}, "dci_es": {"n_rounds": 10}, "beta_vae": {"n_train": 300, "n_eval": 200},
         "factor_vae": {"n_train": 300, "n_eval": 200, "n_variance_rows": 500},
         "z_max": {"n_train": 300, "n_eval": 200, "n_variance_rows": 500}, "irs": {"n_train": 1000}}
 
