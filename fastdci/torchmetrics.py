@@ -12,7 +12,7 @@ checked by its one checker; the ``torchmetrics.Metric`` keywords (``sync_on_comp
   result under DDP equals one process's result on all rows. Their bin edges are fixed
   before the first count (``latent_range=``, ``edges=``, or the first update's min and max,
   agreed across processes); see :class:`InformationMetric`.
-- Predictor and intervention metrics (:class:`DCI`, :class:`SAP`, :class:`Explicitness`,
+- Predictor and intervention metrics (:class:`DCI`, :class:`DCIES`, :class:`SAP`, :class:`Explicitness`,
   :class:`InfoMEC`, :class:`BetaVAE`, :class:`FactorVAE`, :class:`ZMax`, :class:`IRS`) keep the rows (at most
   ``max_rows`` per process) and compute with the core functions; see :class:`RowMetric`.
 - :class:`Disentanglement` is several metrics at once, sharing one count table per binning
@@ -58,9 +58,9 @@ from ._tm_rows import DEFAULT_MAX_ROWS, RowStore
 from .errors import FastDCIError
 from .metrics.registry import METRICS, resolve_metrics
 
-__all__ = ["DCI", "DCIMIG", "IRS", "JEMMIG", "METRIC_CLASSES", "MIG", "SAP", "BetaVAE", "Disentanglement",
-           "Explicitness", "FactorVAE", "InfoMEC", "InformationMetric", "MIGSup", "Modularity", "RowMetric", "Unsupervised",
-           "ZMax"]
+__all__ = ["DCI", "DCIES", "DCIMIG", "IRS", "JEMMIG", "METRIC_CLASSES", "MIG", "SAP", "BetaVAE", "Disentanglement",
+           "Explicitness", "FactorVAE", "InfoMEC", "InformationMetric", "MIGSup", "Modularity", "RowMetric",
+           "Unsupervised", "ZMax"]
 
 
 class InformationMetric(InformationCounts):
@@ -176,6 +176,12 @@ class DCI(RowMetric):
     metric_name = "dci"
 
 
+class DCIES(RowMetric):
+    """:func:`fastdci.dci_es` on the rows kept; options ``test_size``, ``n_rounds``, ``loss``, ``convention``, ..."""
+
+    metric_name = "dci_es"
+
+
 class SAP(RowMetric):
     """:func:`fastdci.sap` on the rows kept; options ``test_size``, ``continuous``, ``C``."""
 
@@ -230,7 +236,7 @@ class Unsupervised(RowMetric):
 
 
 METRIC_CLASSES: dict[str, type] = {cls.metric_name: cls for cls in (
-    MIG, MIGSup, JEMMIG, DCIMIG, Modularity, DCI, SAP, Explicitness, InfoMEC, BetaVAE, FactorVAE, ZMax, IRS,
+    MIG, MIGSup, JEMMIG, DCIMIG, Modularity, DCI, DCIES, SAP, Explicitness, InfoMEC, BetaVAE, FactorVAE, ZMax, IRS,
     Unsupervised)}
 """Registry name -> class, one per metric of :data:`fastdci.metrics.registry.METRICS`."""
 

@@ -20,7 +20,7 @@ from fastdci.metrics.registry import METRICS
 
 SIZES = (3, 4, 5, 4)
 NAMES = ("a", "b", "c", "d")
-FAST = {"dci": {"n_rounds": 10}, "beta_vae": {"n_train": 300, "n_eval": 200},
+FAST = {"dci": {"n_rounds": 10}, "dci_es": {"n_rounds": 10}, "beta_vae": {"n_train": 300, "n_eval": 200},
         "factor_vae": {"n_train": 300, "n_eval": 200, "n_variance_rows": 500},
         "z_max": {"n_train": 300, "n_eval": 200, "n_variance_rows": 500}, "irs": {"n_train": 1000}}
 
@@ -178,16 +178,23 @@ def test_regressor_option_defaults_are_the_estimators():
         if opt.when is None or opt.default is None:
             continue
         for regressor in opt.when[1]:
-            default = inspect.signature(classes[regressor]).parameters[opt.name].default
+            if regressor == "random_forest":  # scikit-learn's forests: n_estimators is the metrics review's 10
+                continue
+            if regressor == "auto":  # the boosted trees for discrete factors, the lasso for continuous ones
+                cls = Lasso if opt.name in ("alpha", "tol", "max_iter", "standardize") else GradientBoostedStumps
+            else:
+                cls = classes[regressor]
+            default = inspect.signature(cls).parameters[opt.name].default
             assert default == opt.default, (regressor, opt.name)
 
 
 @pytest.mark.parametrize("given,pattern", [
-    ({"regressor": "forest"}, "regressor must be one of 'gbt', 'stumps', 'logistic', 'lasso'"),
+    ({"regressor": "forest"}, "regressor must be one of 'auto', 'gbt', 'stumps', 'logistic', 'lasso', "
+                              "'random_forest'"),
     ({"max_depth": 0}, r"max_depth must be an integer >= 1 \(or None\); got 0"),
     ({"max_depth": True}, "max_depth must be an integer"),
     ({"test_size": 1.0}, "test_size must be > 0.0 and < 1.0; got 1.0"),
-    ({"regressor": "logistic", "max_depth": 3}, "max_depth applies only with regressor in \\['gbt', 'stumps'\\]"),
+    ({"regressor": "logistic", "max_depth": 3}, "max_depth applies only with regressor in \\['gbt', 'stumps', 'auto', 'random_forest'\\]"),
     ({"importance": "tree"}, "importance must be one of 'global', 'per_tree'"),
 ])
 def test_option_errors_are_one_line_with_the_fix(given, pattern):

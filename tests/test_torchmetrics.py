@@ -34,6 +34,7 @@ SIZES = (3, 4)
 # small, fast settings for the row-keeping metrics (the same ones go to the plain function)
 FAST = {
     "dci": {"regressor": "logistic"},
+    "dci_es": {"n_rounds": 10},
     "sap": {"continuous": True},
     "explicitness": {},
     "infomec": {},

@@ -150,6 +150,9 @@ def _info(name: str, summary: str, module: str, result: str, extra: tuple = (), 
 
 _ACC = {"train_accuracy": "train_accuracy", "eval_accuracy": "eval_accuracy", "num_active_dims": "num_active_dims"}
 _IV = "fastdci.metrics.interventions"
+_ES = "fastdci.metrics.predictors.dci_es"
+_ES_KEYS = ("explicitness", "size", "disentanglement", "completeness", "informativeness_train",
+            "informativeness_test")
 
 METRICS: dict[str, MetricSpec] = {s.name: s for s in [
     _info("mig", "Mutual Information Gap (Chen et al. 2018), disentanglement_lib's recipe", "mig", "MIGResult",
@@ -199,6 +202,27 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in [
         dlib={k: k for k in ("disentanglement", "completeness", "informativeness_train", "informativeness_test")},
         disent=_keys("dci", {k: k for k in ("disentanglement", "completeness", "informativeness_train",
                                             "informativeness_test")}),
+    ),
+    MetricSpec(
+        name="dci_es", family="predictor", summary="DCI-ES (Eastwood et al. 2023): explicitness (area under the "
+        "loss-capacity curve over boosting rounds) and size, beside D, C, I", function=f"{_ES}:dci_es",
+        statistics=f"{_ES}:_dci_es_stats", finalize=f"{_ES}:_dci_es_finalize", result=f"{_ES}:DCIESResult",
+        options=(_TEST_SIZE,
+                 Option("max_train", "int", None, "fit on at most this many training rows (a recorded random "
+                        "subsample)", low=2, nullable=True),
+                 Option("n_rounds", "int", 100, "boosting rounds: the capacity ladder is 1..n_rounds", low=2),
+                 Option("learning_rate", "float", 0.1, "shrinkage of each round", low=0.0, low_open=True),
+                 Option("max_depth", "int", 3, "tree depth (1 to 3)", low=1, high=3),
+                 Option("max_bins", "int", 255, "histogram bins per latent", low=2, high=256),
+                 Option("importance", "str", "global", "importance rule of D and C (as dci)",
+                        choices=("global", "per_tree")),
+                 Option("loss", "str", "error", "a discrete factor's loss: error (the authors') or cross_entropy",
+                        choices=("error", "cross_entropy")),
+                 Option("convention", "str", "authors", "authors: 1 - 2 area above the curve's minimum / "
+                        "(range x baseline), in [-1, 1]; absolute: 1 - area down to 0 / (range x baseline)",
+                        choices=("authors", "absolute"), stage="finalize")),
+        needs=frozenset({"rows"}), dlib_name="dci_es",
+        dlib={k: k for k in _ES_KEYS}, disent=_keys("dci_es", {k: k for k in _ES_KEYS}),
     ),
     MetricSpec(
         name="sap", family="predictor", summary="Separated Attribute Predictability (Kumar et al. 2018)",
