@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import torch
 
+from .._threads import threads_for_load
 from ..backend import to_numpy
 from ..kernels import boosting as kb
 from ..kernels import boosting_trees as kt
@@ -94,39 +94,40 @@ def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
     built_buf = [np.empty((L, B, 2 ** max(d - 1, 0) * C * n_ch), dtype=np.float32) for d in range(D)]
     full_buf = [None] + [np.empty((L, B, 2**d, n_ch, C), dtype=np.float32) for d in range(1, D)]
     v = np.empty((2**D, C))
-    groups = numba.get_num_threads()  # latent groups of the histogram: one per thread
-    rng = np.random.default_rng(s["random_state"])
-    kb.softmax_gradients(F, codes, offsets, G, H)
-    for r in range(R):  # each round starts with G, H of F and every node at the root
-        side = np.zeros((1, C), dtype=np.uint8)
-        parent = None
-        for d in range(D):
-            S = 2 ** max(d - 1, 0)
-            built = built_buf[d]
-            kb.level_histogram(binsT, G, H, node, side, d, newton, groups, built)
-            built = built.reshape(L, B, S, n_ch, C)
-            if d == 0:
-                hist = built
-            else:
-                hist = full_buf[d]
-                kb.sibling_subtract(built, parent, side, hist)
-            J = 2**d
-            f = np.empty((J, C), dtype=np.int32)
-            t = np.empty((J, C), dtype=np.int32)
-            g = np.empty((J, C))
-            nl = np.empty((J, C))
-            nr = np.empty((J, C))
-            kt.find_splits(hist, wch, cch, n_bins, split_ranks(rng, J, C, L), f, t, g, nl, nr)
-            feat[r, J - 1 : 2 * J - 1] = f
-            thr[r, J - 1 : 2 * J - 1] = t
-            gain[r, J - 1 : 2 * J - 1] = g
-            kt.update_nodes(bins, f, t, node)
-            side = (nr < nl).astype(np.uint8)  # build the smaller child
-            parent = hist
-        kt.leaf_update_gradients(
-            G, H, node, scale, s["learning_rate"], codes, offsets, r + 1 < R, v, F
-        )
-        values[r] = v
+    with threads_for_load() as pool:  # as many threads as cores free now
+        rng = np.random.default_rng(s["random_state"])
+        kb.softmax_gradients(F, codes, offsets, G, H)
+        for r in range(R):  # each round starts with G, H of F and every node at the root
+            groups = pool.refresh()  # latent groups of the histogram: one per thread
+            side = np.zeros((1, C), dtype=np.uint8)
+            parent = None
+            for d in range(D):
+                S = 2 ** max(d - 1, 0)
+                built = built_buf[d]
+                kb.level_histogram(binsT, G, H, node, side, d, newton, groups, built)
+                built = built.reshape(L, B, S, n_ch, C)
+                if d == 0:
+                    hist = built
+                else:
+                    hist = full_buf[d]
+                    kb.sibling_subtract(built, parent, side, hist)
+                J = 2**d
+                f = np.empty((J, C), dtype=np.int32)
+                t = np.empty((J, C), dtype=np.int32)
+                g = np.empty((J, C))
+                nl = np.empty((J, C))
+                nr = np.empty((J, C))
+                kt.find_splits(hist, wch, cch, n_bins, split_ranks(rng, J, C, L), f, t, g, nl, nr)
+                feat[r, J - 1 : 2 * J - 1] = f
+                thr[r, J - 1 : 2 * J - 1] = t
+                gain[r, J - 1 : 2 * J - 1] = g
+                kt.update_nodes(bins, f, t, node)
+                side = (nr < nl).astype(np.uint8)  # build the smaller child
+                parent = hist
+            kt.leaf_update_gradients(
+                G, H, node, scale, s["learning_rate"], codes, offsets, r + 1 < R, v, F
+            )
+            values[r] = v
     return Trees(feat, thr, gain, values, init)
 
 

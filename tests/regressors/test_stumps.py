@@ -4,6 +4,7 @@ GradientBoostingClassifier on inputs where binning is exact, and disentanglement
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -323,6 +324,22 @@ def test_fit_does_not_depend_on_the_numba_thread_count(rng):
     np.testing.assert_array_equal(a.thr, b.thr)
     np.testing.assert_array_equal(a.values, b.values)
     np.testing.assert_array_equal(fits[0].feature_importances_, fits[1].feature_importances_)
+
+
+def test_fit_threads_follow_the_free_cpus_and_are_restored():
+    """The booster runs as many Numba threads as cores are free (fastdci._threads), within the
+    count set before, and leaves that count as it found it."""
+    import numba
+
+    from fastdci._threads import free_cpus, threads_for_load
+
+    before = numba.get_num_threads()
+    assert 1 <= free_cpus() <= (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    with threads_for_load(limit=1) as pool:
+        assert numba.get_num_threads() == pool.threads == 1
+    with threads_for_load() as pool:
+        assert 1 <= pool.refresh() == numba.get_num_threads() <= before
+    assert numba.get_num_threads() == before
 
 
 def test_accepts_torch_inputs_and_records_settings(rng):
