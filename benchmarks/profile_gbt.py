@@ -7,6 +7,10 @@ kernel, and a record/check of fitted trees for kernel changes that must not move
   ``--code aligned`` (default) reads disentanglement_lib's reference "aligned" code when
   ``../shared/reference`` has it and tiles it to ``--rows``; ``--code synthetic`` builds the
   benchmarks' dSprites-like code of that size. ``--factors 2`` keeps shape and scale only.
+- ``python -m benchmarks.profile_gbt contention --depth 3``: the fit alone, then beside
+  ``--busy`` busy-looping processes that this script starts (and stops), each with the pool
+  sized to the free cores (the default, :mod:`fastdci._threads`) and with every Numba thread
+  forced; wall and CPU seconds and their ratio.
 - ``python -m benchmarks.profile_gbt record trees.npz`` / ``check trees.npz``: fit a fixed set
   of cases (depths 1-3, both criteria, a binary and a one-class factor, several row counts) and
   store, or compare bit for bit with the stored, ``feat``, ``thr``, ``gain``, ``values``,
@@ -103,6 +107,40 @@ def profile(args) -> None:
     print(f"  {'(outside the kernels)':22s} {wall - ks:8.3f} s  {100 * (wall - ks) / wall:5.1f} %")
 
 
+def contention(args) -> None:
+    import subprocess
+
+    import numba
+
+    from fastdci import _threads
+    from fastdci.regressors import GradientBoostedStumps
+
+    X, Y = reference_code(args.code, args.rows)
+    kw = dict(n_rounds=args.rounds, max_depth=args.depth, device="cpu")
+    GradientBoostedStumps(**{**kw, "n_rounds": 2}).fit(X[:500], Y[:500])  # compile
+    adaptive = _threads.free_cpus
+    cpus = len(os.sched_getaffinity(0))
+    print(f"rows {args.rows}, depth {args.depth}, rounds {args.rounds}; {cpus} CPUs, "
+          f"{numba.config.NUMBA_NUM_THREADS} Numba threads")
+    for busy in (0, args.busy):
+        procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+        try:
+            time.sleep(0.5 if busy else 0.0)
+            for pool in ("free cores", "all threads"):
+                _threads.free_cpus = adaptive if pool == "free cores" else (lambda: cpus)
+                load = os.getloadavg()[0]
+                t0, c0 = time.perf_counter(), time.process_time()
+                GradientBoostedStumps(**kw).fit(X, Y)
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                print(f"  busy processes {busy}, pool {pool:11s}: wall {wall:6.2f} s, CPU {cpu:6.2f} s, "
+                      f"CPU/wall {cpu / wall:4.2f}, load before {load:.2f}")
+        finally:
+            _threads.free_cpus = adaptive
+            for p in procs:
+                p.kill()
+                p.wait()
+
+
 def _cases():
     Xa, Ya = reference_code("aligned", 10_000)
     Xm, Ym = reference_code("mixed", 10_000)
@@ -167,11 +205,20 @@ def main(argv=None) -> int:
     pp.add_argument("--criterion", default="friedman_mse")
     pp.add_argument("--code", default="aligned")
     pp.add_argument("--factors", type=int, default=5)
+    pc = sub.add_parser("contention")
+    pc.add_argument("--rows", type=int, default=10_000)
+    pc.add_argument("--rounds", type=int, default=100)
+    pc.add_argument("--depth", type=int, default=3)
+    pc.add_argument("--code", default="aligned")
+    pc.add_argument("--busy", type=int, default=1)
     for name in ("record", "check"):
         sub.add_parser(name).add_argument("path")
     args = p.parse_args(argv)
     if args.cmd == "profile":
         profile(args)
+        return 0
+    if args.cmd == "contention":
+        contention(args)
         return 0
     if args.cmd == "record":
         record(args.path)
