@@ -1,25 +1,34 @@
-"""Gradient-boosted trees for DCI at disentanglement_lib's sizes, beside the recipe and LightGBM.
+"""Gradient-boosted trees for DCI on the CPU, beside the recipe and LightGBM, in one run.
 
-One group, ``gbt-dlib-size``: fit a multinomial booster for each of the five dSprites factors
-(sizes 3, 6, 40, 32, 32; 113 class-trees per round) on ``N_TRAIN`` rows of ``N_LATENTS``
-latents, ``N_ROUNDS`` rounds, learning rate 0.1:
+Groups (every benchmark records its process CPU seconds in ``extra_info["cpu_s"]``, the
+issue's unit: all threads of this process; ``wall_s``; the load average before and after):
 
-- ``fastdci-depth1`` / ``fastdci-depth3``: :class:`fastdci.regressors.GradientBoostedStumps`
-  (all factors at once, 255 bins) at ``max_depth`` 1 and 3.
-- ``dlib-recipe``: disentanglement_lib's ``dci._compute_importance_gbt``: one
-  ``sklearn.ensemble.GradientBoostingClassifier()`` per factor (depth 3, exact splits).
-- ``lightgbm-depth1`` / ``lightgbm-depth3``: one ``lightgbm.LGBMClassifier`` per factor with
-  the same rounds, learning rate, depth (``num_leaves = 2**depth``), 255 bins and
-  ``min_child_samples=1`` (scikit-learn's leaf minimum).
+- ``gbt-dlib-size``: a multinomial booster for each of the five dSprites factors (sizes 3, 6,
+  40, 32, 32; 113 class-trees per round) on ``N_TRAIN`` rows of ``N_LATENTS`` latents,
+  ``N_ROUNDS`` rounds, learning rate 0.1: ``fastdci-depth1`` / ``fastdci-depth3``
+  (:class:`fastdci.regressors.GradientBoostedStumps`, all factors in one fit, 255 bins);
+  ``dlib-recipe`` (disentanglement_lib's ``dci._compute_importance_gbt``: one
+  ``sklearn.ensemble.GradientBoostingClassifier()`` per factor, depth 3, exact splits);
+  ``lightgbm-depth1`` / ``lightgbm-depth3`` (one ``lightgbm.LGBMClassifier`` per factor, same
+  rounds, learning rate and depth, ``num_leaves = 2**depth``, 255 bins,
+  ``min_child_samples=1``, scikit-learn's leaf minimum), with OpenMP's default threads and
+  with ``n_jobs`` = the cores free at the start (the rule fastdci's pool follows, which keeps
+  a crowded machine from stalling both).
+- ``gbt-dci-mixed``: the whole DCI on disentanglement_lib's "mixed" code with the shape and
+  scale factors (``DCI_FACTORS``): :func:`fastdci.dci` with ``regressor="gbt"`` at depth 1
+  and 3 against the recipe (fit per factor, importances, train and test accuracy).
+- ``gbt-1M``: the five-factor fit on ``BIG_ROWS`` training rows of the benchmarks' synthetic
+  code (each factor in its own latent plus noise, five noise latents): fastdci and LightGBM
+  (``n_jobs`` = free cores) at depth 1. The recipe is not run at this size (its exact splits sort every latent, at
+  least linear in the rows): 100 times its ``gbt-dlib-size`` CPU time is a lower bound.
 
-Input: disentanglement_lib's reference "aligned" code when ``../shared/reference`` is present
-(the same arrays the reference DCI numbers were computed on), else the same construction
-generated here. Each benchmark records its process CPU seconds (``extra_info["cpu_s"]``, the
-issue's unit: all threads of this process) and, where the importances are fastdci's or the
-recipe's, D and C by disentanglement_lib's formulas. ``test_dci_matches_recipe`` checks
-fastdci's depth-3 D and C on all three reference codes against disentanglement_lib's numbers.
+Input of the 10,000-row groups: disentanglement_lib's reference codes when
+``../shared/reference`` is present (the arrays the reference DCI numbers were computed on),
+else the same construction generated here. ``test_dci_matches_recipe`` checks fastdci's
+depth-3 D and C on all three reference codes against disentanglement_lib's numbers.
 
-Run: ``python -m pytest benchmarks/test_31_gbt.py --benchmark-only``.
+Run: ``python -m pytest benchmarks/test_31_gbt.py --benchmark-only`` (``-k "not 1M"`` skips
+the big group; ``FASTDCI_BENCH_GBT_BIG_ROWS`` sets its size).
 """
 
 from __future__ import annotations
@@ -32,10 +41,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .conftest import scaled
+
 N_TRAIN = 10_000
 N_LATENTS = 10
 N_ROUNDS = 100
 FACTOR_SIZES = np.array([3, 6, 40, 32, 32])
+DCI_FACTORS = [0, 1]  # shape and scale
+BIG_ROWS = scaled("GBT_BIG_ROWS", 1_000_000)
 REFERENCE = Path(os.environ.get("FASTDCI_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "reference"
 
 
@@ -71,15 +84,17 @@ def data():
 
 
 def _run(benchmark, fn):
-    info = {}
+    info = {"load_before": os.getloadavg()[0]}
 
     def timed():
-        t = time.process_time()
+        t, w = time.process_time(), time.perf_counter()
         out = fn()
         info["cpu_s"] = time.process_time() - t
+        info["wall_s"] = time.perf_counter() - w
         return out
 
     out = benchmark.pedantic(timed, rounds=1, iterations=1, warmup_rounds=0)
+    info["load_after"] = os.getloadavg()[0]
     benchmark.extra_info.update(info)
     return out
 
@@ -128,20 +143,99 @@ def test_dlib_recipe(benchmark, data):
     benchmark.extra_info.update({"D": d, "C": c})
 
 
+def _lightgbm(depth, X, Y, threads="default"):
+    """One LGBMClassifier per factor; ``threads``: "default" (OpenMP's, all cores) or "free"
+    (``n_jobs`` = the cores no other process keeps busy at the start, fastdci's rule)."""
+    lgb = pytest.importorskip("lightgbm")
+    from fastdci._threads import free_cpus
+
+    n_jobs = free_cpus() if threads == "free" else None
+    for k in range(Y.shape[1]):
+        lgb.LGBMClassifier(
+            n_estimators=N_ROUNDS, learning_rate=0.1, max_depth=depth, num_leaves=2**depth,
+            max_bin=255, min_child_samples=1, min_child_weight=1e-12, verbose=-1, n_jobs=n_jobs,
+        ).fit(X, Y[:, k])
+    return n_jobs
+
+
+@pytest.mark.parametrize("threads", ["default", "free"])
 @pytest.mark.parametrize("depth", [1, 3])
 @pytest.mark.benchmark(group="gbt-dlib-size")
-def test_lightgbm(benchmark, data, depth):
-    lgb = pytest.importorskip("lightgbm")
+def test_lightgbm(benchmark, data, depth, threads):
+    pytest.importorskip("lightgbm")
     X, Y = data
+    benchmark.extra_info["n_jobs"] = _run(benchmark, lambda: _lightgbm(depth, X, Y, threads))
 
-    def fit():
-        for k in range(Y.shape[1]):
-            lgb.LGBMClassifier(
-                n_estimators=N_ROUNDS, learning_rate=0.1, max_depth=depth, num_leaves=2**depth,
-                max_bin=255, min_child_samples=1, min_child_weight=1e-12, verbose=-1,
-            ).fit(X, Y[:, k])
 
-    _run(benchmark, fit)
+# ----------------------------------------------------------------------------- DCI, mixed code
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    path = REFERENCE / "mixed.npz"
+    if path.exists():
+        z = np.load(path)
+        parts = z["latents_train"], z["factors_train"], z["latents_test"], z["factors_test"]
+    else:
+        X, Y = _synthetic(N_TRAIN + N_TRAIN // 2, seed=1)
+        parts = X[:N_TRAIN], Y[:N_TRAIN], X[N_TRAIN:], Y[N_TRAIN:]
+    Xtr, Ytr, Xte, Yte = parts
+    return Xtr[:N_TRAIN], Ytr[:N_TRAIN, DCI_FACTORS], Xte, Yte[:, DCI_FACTORS]
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+@pytest.mark.benchmark(group="gbt-dci-mixed")
+def test_dci_fastdci(benchmark, mixed, compiled, depth):
+    import fastdci
+
+    res = _run(benchmark, lambda: fastdci.dci(*mixed, regressor="gbt", max_depth=depth,
+                                              backend="cpu"))
+    benchmark.extra_info.update(res.scores())
+
+
+@pytest.mark.benchmark(group="gbt-dci-mixed")
+def test_dci_recipe(benchmark, mixed):
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    Xtr, Ytr, Xte, Yte = mixed
+
+    def recipe():  # disentanglement_lib's _compute_importance_gbt
+        R = np.zeros((Xtr.shape[1], Ytr.shape[1]))
+        train_acc, test_acc = [], []
+        for k in range(Ytr.shape[1]):
+            model = GradientBoostingClassifier()
+            model.fit(Xtr, Ytr[:, k])
+            R[:, k] = np.abs(model.feature_importances_)
+            train_acc.append(np.mean(model.predict(Xtr) == Ytr[:, k]))
+            test_acc.append(np.mean(model.predict(Xte) == Yte[:, k]))
+        return R, float(np.mean(test_acc))
+
+    R, acc = _run(benchmark, recipe)
+    d, c = dlib_dc(R)
+    benchmark.extra_info.update({"disentanglement": d, "completeness": c, "informativeness": acc})
+
+
+# ----------------------------------------------------------------------------- 1M rows
+
+
+@pytest.fixture(scope="module")
+def big():
+    return _synthetic(BIG_ROWS, seed=2)
+
+
+@pytest.mark.benchmark(group="gbt-1M")
+def test_big_fastdci(benchmark, big, compiled):
+    X, Y = big
+    model = _run(benchmark, lambda: _fastdci(1, X, Y))
+    d, c = dlib_dc(model.feature_importances_)
+    benchmark.extra_info.update({"D": d, "C": c})
+
+
+@pytest.mark.benchmark(group="gbt-1M")
+def test_big_lightgbm(benchmark, big):
+    pytest.importorskip("lightgbm")
+    X, Y = big
+    benchmark.extra_info["n_jobs"] = _run(benchmark, lambda: _lightgbm(1, X, Y, "free"))
 
 
 @pytest.mark.parametrize("scenario", ["aligned", "mixed", "nonlinear"])

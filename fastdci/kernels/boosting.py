@@ -1,9 +1,10 @@
 """Numba kernels of the batched histogram gradient booster (:mod:`fastdci.regressors.stumps`) up
 to a level's histograms: binning the latents (:func:`apply_bins`), the multinomial deviance's
-gradients and hessians (:func:`softmax_gradients`) and the per-level histograms
-(:func:`build_level_weights`, :func:`histogram`, :func:`sibling_subtract`); the tree growth that
-reads those histograms is in :mod:`fastdci.kernels.boosting_trees`, the torch twins of both in
-:mod:`fastdci.kernels.torch_boosting`. Every factor's classes sit side by side on one *stacked
+gradients and hessians (:func:`softmax_gradients`, row by row :func:`softmax_row`) and the
+per-level histograms (:func:`level_histogram`, which the booster runs: the per-row weights of
+:func:`build_level_weights` summed by :func:`histogram` in one pass; :func:`sibling_subtract`);
+the tree growth that reads those histograms is in :mod:`fastdci.kernels.boosting_trees`, the
+torch twins of both in :mod:`fastdci.kernels.torch_boosting`. Every factor's classes sit side by side on one *stacked
 class axis* of width ``C`` (factor ``k`` owns columns ``offsets[k]:offsets[k + 1]``), every class
 has its own tree per round, and ``node[n, c]`` is where row ``n`` sits in class ``c``'s tree at
 the current level (``0 .. 2**level - 1``). Histograms are ``hist[l, b, j, ch, c]`` float32 with
@@ -24,6 +25,7 @@ __all__ = [
     "apply_bins",
     "build_level_weights",
     "histogram",
+    "level_histogram",
     "sibling_subtract",
     "softmax_gradients",
 ]
@@ -94,6 +96,47 @@ def _exp_nonpositive(x):  # pragma: no cover - compiled
     return p * _POW2[min(max(numba.int32(n) + 126, 0), 126)]
 
 
+_SOFTMAX_BLOCK = 256  # rows per parallel task of the softmax (buffers allocated per task)
+
+
+@numba.njit(inline="always")
+def softmax_row(F, codes, offsets, n, mcol, icol, G, H):  # pragma: no cover - compiled
+    """Row ``n`` of :func:`softmax_gradients`, the class loops running over the whole stacked
+    axis: the per-factor maximum and ``1 / sum`` are first spread over the factor's columns
+    (``mcol`` (C,) float64, ``icol`` (C,) float32 scratch), so that the exponentials and the
+    ``p``, ``h``, ``g`` loops vectorise over all ``C`` classes instead of 3-40 at a time; the
+    operations and the order of every sum are those of a per-factor loop."""
+    C = F.shape[1]
+    K = codes.shape[1]
+    for k in range(K):
+        a = offsets[k]
+        b = offsets[k + 1]
+        m = F[n, a]
+        for c in range(a + 1, b):
+            if F[n, c] > m:
+                m = F[n, c]
+        for c in range(a, b):
+            mcol[c] = m
+    for c in range(C):
+        G[n, c] = _exp_nonpositive(numba.float32(F[n, c] - mcol[c]))
+    for k in range(K):
+        a = offsets[k]
+        b = offsets[k + 1]
+        s = numba.float32(0.0)
+        for c in range(a, b):
+            s += G[n, c]
+        inv = numba.float32(1.0) / s
+        for c in range(a, b):
+            icol[c] = inv
+    for c in range(C):
+        p = G[n, c] * icol[c]
+        H[n, c] = p * (numba.float32(1.0) - p)
+        G[n, c] = p
+    for k in range(K):
+        y = offsets[k] + codes[n, k]
+        G[n, y] = G[n, y] - numba.float32(1.0)
+
+
 @numba.njit(
     numba.void(_f8_2d, _i8_2d, numba.int64[::1], _f4_2d, _f4_2d),
     parallel=True,
@@ -105,30 +148,16 @@ def softmax_gradients(F, codes, offsets, G, H):  # pragma: no cover - compiled
     ``F`` (N, C) float64 raw scores; ``codes`` (N, K) class positions within each factor;
     ``offsets`` (K + 1,). Writes float32 ``G[n, c] = p - y`` and ``H[n, c] = p (1 - p)``
     where ``p`` is the softmax of ``F[n, offsets[k]:offsets[k + 1]]`` (exponentials in
-    float32 after subtracting the row maximum, by :func:`_exp_nonpositive`) and ``y`` the
-    one-hot target.
+    float32 after subtracting the row maximum, by :func:`_exp_nonpositive`; the sum in class
+    order) and ``y`` the one-hot target.
     """
     N, C = F.shape
-    K = codes.shape[1]
-    for n in prange(N):
-        for k in range(K):
-            a = offsets[k]
-            b = offsets[k + 1]
-            m = F[n, a]
-            for c in range(a + 1, b):
-                if F[n, c] > m:
-                    m = F[n, c]
-            for c in range(a, b):
-                G[n, c] = _exp_nonpositive(numba.float32(F[n, c] - m))
-            s = numba.float32(0.0)
-            for c in range(a, b):
-                s += G[n, c]
-            inv = numba.float32(1.0) / s
-            y = a + codes[n, k]
-            for c in range(a, b):
-                p = G[n, c] * inv
-                H[n, c] = p * (numba.float32(1.0) - p)
-                G[n, c] = p - numba.float32(1.0) if c == y else p
+    n_blocks = (N + _SOFTMAX_BLOCK - 1) // _SOFTMAX_BLOCK
+    for blk in prange(n_blocks):
+        mcol = np.empty(C)
+        icol = np.empty(C, dtype=np.float32)
+        for n in range(blk * _SOFTMAX_BLOCK, min(N, (blk + 1) * _SOFTMAX_BLOCK)):
+            softmax_row(F, codes, offsets, n, mcol, icol, G, H)
 
 
 # ----------------------------------------------------------------------------- histograms
@@ -218,6 +247,105 @@ def histogram(binsT, W, out):  # pragma: no cover - compiled
             w = W[n]
             for m in range(M):
                 ob[m] += w[m]
+
+
+@numba.njit(inline="always")
+def _row_weights(G, H, node, side, newton, n, S, C, w):  # pragma: no cover - compiled
+    """Row ``n``'s weights ``(S, ch, C)`` flattened into ``w``, below the root: the values
+    :func:`build_level_weights` writes (the same products, so the same floats)."""
+    n_ch = 3 if newton else 2
+    if S > 2:
+        for c in range(C):
+            j = node[n, c]
+            p = j >> 1
+            on = (j & 1) == side[p, c]
+            for s in range(S):
+                base = s * n_ch * C
+                hit = on and s == p
+                w[base + c] = G[n, c] if hit else numba.float32(0.0)
+                w[base + C + c] = (H[n, c] if newton else numba.float32(1.0)) if hit else numba.float32(0.0)
+                if newton:
+                    w[base + 2 * C + c] = numba.float32(1.0) if hit else numba.float32(0.0)
+        return
+    for c in range(C):  # branch-free, as build_level_weights
+        j = node[n, c]
+        p = j >> 1
+        s0 = numba.int32(side[0, c])
+        s1 = numba.int32(side[S - 1, c])
+        keep = numba.float32(1 - ((j ^ (s0 + (s1 - s0) * p)) & 1))
+        g = G[n, c] * keep
+        wt = (H[n, c] if newton else numba.float32(1.0)) * keep
+        if S == 1:
+            w[c] = g
+            w[C + c] = wt
+            if newton:
+                w[2 * C + c] = keep
+        else:
+            pf = numba.float32(p)
+            q = numba.float32(1.0) - pf
+            w[c] = g * q
+            w[C + c] = wt * q
+            w[n_ch * C + c] = g * pf
+            w[n_ch * C + C + c] = wt * pf
+            if newton:
+                w[2 * C + c] = keep * q
+                w[n_ch * C + 2 * C + c] = keep * pf
+
+
+_HIST_BLOCK_FLOATS = 1 << 20  # weights of one row block (4 MB), kept in cache for every latent
+
+
+@numba.njit(
+    numba.void(_u8_2d, _f4_2d, _f4_2d, _i4_2d, _u8_2d, numba.int64, numba.boolean,
+               numba.int64, numba.float32[:, :, ::1]),
+    parallel=True,
+    cache=True,
+)
+def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # pragma: no cover - compiled
+    """The level's histograms straight from the gradients: :func:`build_level_weights` and
+    :func:`histogram` in one pass, with the same sums.
+
+    ``binsT`` (L, N) uint8; ``G``, ``H`` (N, C) float32 (``H`` read only when ``newton``);
+    ``node`` (N, C) int32; ``side`` (S, C) uint8; ``out`` (L, B, S * ch * C) float32,
+    overwritten, equal to ``histogram(binsT, W)`` for ``W`` the weights that
+    ``build_level_weights`` writes with ``Wt = H`` (``newton``, 3 channels) or ``Wt = 1``
+    (2 channels). The latents are dealt to ``n_groups`` tasks (the thread count; any
+    value >= 1 gives the same result); each task walks the rows in blocks, writes the block's weights once into a buffer that stays in cache and adds them
+    into each of its latents, so every bin's sum runs over the rows in order (as
+    :func:`histogram`) whatever the thread count.
+    """
+    L, N = binsT.shape
+    C = G.shape[1]
+    M = out.shape[2]
+    n_ch = 3 if newton else 2
+    S = M // (n_ch * C)
+    T = max(1, min(L, n_groups))
+    blk = max(16, _HIST_BLOCK_FLOATS // M)
+    for t in prange(T):
+        for l in range(t, L, T):
+            out[l] = 0.0
+        W = np.zeros((blk, M), dtype=np.float32)
+        for start in range(0, N, blk):
+            stop = min(N, start + blk)
+            for i in range(stop - start):
+                n = start + i
+                w = W[i]
+                if level == 0:  # every row in slot 0: (g, 1) or (g, h, 1)
+                    for c in range(C):
+                        w[c] = G[n, c]
+                        w[(n_ch - 1) * C + c] = numba.float32(1.0)
+                        if newton:
+                            w[C + c] = H[n, c]
+                else:
+                    _row_weights(G, H, node, side, newton, n, S, C, w)
+            for l in range(t, L, T):
+                o = out[l]
+                bl = binsT[l]
+                for i in range(stop - start):
+                    ob = o[bl[start + i]]
+                    w = W[i]
+                    for m in range(M):
+                        ob[m] += w[m]
 
 
 @numba.njit(

@@ -20,7 +20,16 @@ import numba
 import numpy as np
 from numba import prange
 
-__all__ = ["find_splits", "leaf_update", "predict_raw", "update_nodes"]
+from .boosting import softmax_row
+
+__all__ = [
+    "find_splits",
+    "leaf_update",
+    "leaf_update_gradients",
+    "leaf_values",
+    "predict_raw",
+    "update_nodes",
+]
 
 _f8_2d = numba.float64[:, ::1]
 _i4_2d = numba.int32[:, ::1]
@@ -167,29 +176,23 @@ def update_nodes(bins, feat, thr, node):  # pragma: no cover - compiled
     """
     N, C = node.shape
     for n in prange(N):
-        for c in range(C):
+        for c in range(C):  # branch-free (no load under a condition): gathers vectorise
             j = node[n, c]
             f = feat[j, c]
-            right = 0
-            if f >= 0 and bins[n, f] > thr[j, c]:
-                right = 1
-            node[n, c] = 2 * j + right
+            right = (f >= 0) & (bins[n, max(f, 0)] > thr[j, c])
+            node[n, c] = 2 * j + numba.int32(right)
 
 
 @numba.njit(
-    numba.void(_f4_2d, _f4_2d, _i4_2d, numba.float64[::1], numba.float64, _f8_2d, _f8_2d),
-    parallel=True,
-    cache=True,
+    numba.void(_f4_2d, _f4_2d, _i4_2d, numba.float64[::1], _f8_2d), parallel=True, cache=True
 )
-def leaf_update(G, H, node, scale, learning_rate, values, F):  # pragma: no cover - compiled
-    """Newton leaf values and the raw-score update of one round.
-
-    ``values[j, c] = -scale[c] * sum(g) / sum(h)`` over the rows in leaf ``j`` of class
-    ``c``'s tree (0 for an empty leaf or a zero hessian sum below 1e-150, as scikit-learn's
-    ``_safe_divide``); ``scale[c] = (K_c - 1) / K_c`` (Friedman 2001, Algorithm 6);
-    then ``F[n, c] += learning_rate * values[node[n, c], c]``. ``values`` (2**depth, C)
-    is overwritten. The sums run over fixed blocks of rows in parallel, each in row order,
-    and then over the blocks in order, so the result does not depend on the thread count.
+def leaf_values(G, H, node, scale, values):  # pragma: no cover - compiled
+    """Newton leaf values of one round: ``values[j, c] = -scale[c] * sum(g) / sum(h)`` over
+    the rows in leaf ``j`` of class ``c``'s tree (0 for an empty leaf or a zero hessian sum
+    below 1e-150, as scikit-learn's ``_safe_divide``); ``scale[c] = (K_c - 1) / K_c``
+    (Friedman 2001, Algorithm 6). ``values`` (2**depth, C) is overwritten. The sums run over
+    fixed blocks of rows in parallel, each in row order, and then over the blocks in order,
+    so the result does not depend on the thread count.
     """
     N, C = G.shape
     J = values.shape[0]
@@ -215,9 +218,54 @@ def leaf_update(G, H, node, scale, learning_rate, values, F):  # pragma: no cove
                 values[j, c] = 0.0
             else:
                 values[j, c] = -scale[c] * sg[j, c] / sh[j, c]
+
+
+@numba.njit(
+    numba.void(_f4_2d, _f4_2d, _i4_2d, numba.float64[::1], numba.float64, _f8_2d, _f8_2d),
+    parallel=True,
+    cache=True,
+)
+def leaf_update(G, H, node, scale, learning_rate, values, F):  # pragma: no cover - compiled
+    """Newton leaf values (:func:`leaf_values`) and the raw-score update of one round:
+    ``F[n, c] += learning_rate * values[node[n, c], c]``.
+    """
+    leaf_values(G, H, node, scale, values)
+    N, C = G.shape
     for n in prange(N):
         for c in range(C):
             F[n, c] += learning_rate * values[node[n, c], c]
+
+
+_ROW_BLOCK = 256  # rows per parallel task of the fused update (scratch allocated per task)
+
+
+@numba.njit(
+    numba.void(_f4_2d, _f4_2d, _i4_2d, numba.float64[::1], numba.float64, numba.int64[:, ::1],
+               numba.int64[::1], numba.boolean, _f8_2d, _f8_2d),
+    parallel=True,
+    cache=True,
+)
+def leaf_update_gradients(G, H, node, scale, learning_rate, codes, offsets, gradients, values,
+                          F):  # pragma: no cover - compiled
+    """:func:`leaf_update`, then (when ``gradients``) the next round's ``G``, ``H`` by
+    :func:`fastdci.kernels.boosting.softmax_gradients` from the updated ``F``, row by row
+    while the row is in cache, and ``node`` reset to 0 (the next round's root).
+
+    The same floats as ``leaf_update`` followed by ``softmax_gradients`` and ``node[:] = 0``;
+    ``codes`` (N, K) int64 and ``offsets`` (K + 1,) as in ``softmax_gradients``.
+    """
+    leaf_values(G, H, node, scale, values)
+    N, C = G.shape
+    n_blocks = (N + _ROW_BLOCK - 1) // _ROW_BLOCK
+    for blk in prange(n_blocks):
+        mcol = np.empty(C)
+        icol = np.empty(C, dtype=np.float32)
+        for n in range(blk * _ROW_BLOCK, min(N, (blk + 1) * _ROW_BLOCK)):
+            for c in range(C):
+                F[n, c] += learning_rate * values[node[n, c], c]
+                node[n, c] = 0
+            if gradients:
+                softmax_row(F, codes, offsets, n, mcol, icol, G, H)
 
 
 @numba.njit(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .._threads import threads_for_load
 from ..backend import to_numpy
 from ..kernels import boosting as kb
 from ..kernels import boosting_trees as kt
@@ -83,7 +84,6 @@ def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
     F[:] = init
     G = np.empty((N, C), dtype=np.float32)
     H = np.empty((N, C), dtype=np.float32)
-    ones = np.ones((N, C), dtype=np.float32)
     node = np.zeros((N, C), dtype=np.int32)
     I = 2**D - 1
     feat = np.full((R, I, C), -1, dtype=np.int32)
@@ -91,44 +91,43 @@ def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
     gain = np.zeros((R, I, C))
     values = np.zeros((R, 2**D, C))
     # per-level buffers, reused every round
-    W_buf = [np.empty((N, 2 ** max(d - 1, 0), n_ch, C), dtype=np.float32) for d in range(D)]
     built_buf = [np.empty((L, B, 2 ** max(d - 1, 0) * C * n_ch), dtype=np.float32) for d in range(D)]
     full_buf = [None] + [np.empty((L, B, 2**d, n_ch, C), dtype=np.float32) for d in range(1, D)]
     v = np.empty((2**D, C))
-    rng = np.random.default_rng(s["random_state"])
-    for r in range(R):
+    with threads_for_load() as pool:  # as many threads as cores free now
+        rng = np.random.default_rng(s["random_state"])
         kb.softmax_gradients(F, codes, offsets, G, H)
-        Wt = H if newton else ones
-        node[:] = 0
-        side = np.zeros((1, C), dtype=np.uint8)
-        parent = None
-        for d in range(D):
-            S = 2 ** max(d - 1, 0)
-            W = W_buf[d]
-            kb.build_level_weights(G, Wt, node, side, d, W)
-            built = built_buf[d]
-            kb.histogram(binsT, W.reshape(N, -1), built)
-            built = built.reshape(L, B, S, n_ch, C)
-            if d == 0:
-                hist = built
-            else:
-                hist = full_buf[d]
-                kb.sibling_subtract(built, parent, side, hist)
-            J = 2**d
-            f = np.empty((J, C), dtype=np.int32)
-            t = np.empty((J, C), dtype=np.int32)
-            g = np.empty((J, C))
-            nl = np.empty((J, C))
-            nr = np.empty((J, C))
-            kt.find_splits(hist, wch, cch, n_bins, split_ranks(rng, J, C, L), f, t, g, nl, nr)
-            feat[r, J - 1 : 2 * J - 1] = f
-            thr[r, J - 1 : 2 * J - 1] = t
-            gain[r, J - 1 : 2 * J - 1] = g
-            kt.update_nodes(bins, f, t, node)
-            side = (nr < nl).astype(np.uint8)  # build the smaller child
-            parent = hist
-        kt.leaf_update(G, H, node, scale, s["learning_rate"], v, F)
-        values[r] = v
+        for r in range(R):  # each round starts with G, H of F and every node at the root
+            groups = pool.refresh()  # latent groups of the histogram: one per thread
+            side = np.zeros((1, C), dtype=np.uint8)
+            parent = None
+            for d in range(D):
+                S = 2 ** max(d - 1, 0)
+                built = built_buf[d]
+                kb.level_histogram(binsT, G, H, node, side, d, newton, groups, built)
+                built = built.reshape(L, B, S, n_ch, C)
+                if d == 0:
+                    hist = built
+                else:
+                    hist = full_buf[d]
+                    kb.sibling_subtract(built, parent, side, hist)
+                J = 2**d
+                f = np.empty((J, C), dtype=np.int32)
+                t = np.empty((J, C), dtype=np.int32)
+                g = np.empty((J, C))
+                nl = np.empty((J, C))
+                nr = np.empty((J, C))
+                kt.find_splits(hist, wch, cch, n_bins, split_ranks(rng, J, C, L), f, t, g, nl, nr)
+                feat[r, J - 1 : 2 * J - 1] = f
+                thr[r, J - 1 : 2 * J - 1] = t
+                gain[r, J - 1 : 2 * J - 1] = g
+                kt.update_nodes(bins, f, t, node)
+                side = (nr < nl).astype(np.uint8)  # build the smaller child
+                parent = hist
+            kt.leaf_update_gradients(
+                G, H, node, scale, s["learning_rate"], codes, offsets, r + 1 < R, v, F
+            )
+            values[r] = v
     return Trees(feat, thr, gain, values, init)
 
 

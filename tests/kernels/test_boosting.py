@@ -176,6 +176,25 @@ def test_level_weights_and_histogram_match_loops(rng, level, n_ch):
     np.testing.assert_allclose(oh.histogram(Wt_t).numpy(), ref, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("level,newton", [(0, False), (0, True), (1, True), (2, False), (2, True), (3, False)])
+def test_level_histogram_is_weights_then_histogram_bit_for_bit(rng, level, newton):
+    """The fused kernel adds the same floats in the same row order, over several row blocks,
+    whatever the number of latent groups."""
+    n_ch = 3 if newton else 2
+    bins, G, Wt, node, side = _level_case(rng, N=30_001, L=5, C=7, level=level, n_ch=n_ch)
+    N, L = bins.shape
+    S, C = side.shape
+    binsT = np.ascontiguousarray(bins.T)
+    W = np.empty((N, S, n_ch, C), dtype=np.float32)
+    kb.build_level_weights(G, Wt, node, side, level, W)
+    ref = np.empty((L, 6, S * n_ch * C), dtype=np.float32)
+    kb.histogram(binsT, W.reshape(N, -1), ref)
+    for groups in (1, 2, 3, 8):
+        out = np.full_like(ref, np.nan)
+        kb.level_histogram(binsT, G, Wt if newton else G, node, side, level, newton, groups, out)
+        np.testing.assert_array_equal(out, ref)
+
+
 def test_sibling_subtract_gives_the_other_child(rng):
     bins, G, Wt, node, side = _level_case(rng, level=2)
     N, L = bins.shape
@@ -395,6 +414,31 @@ def test_leaf_update_over_many_row_blocks_equals_a_plain_loop(rng):
             expected = -scale[c] * G[m, c].astype(float).sum() / H[m, c].astype(float).sum()
             assert values[j, c] == pytest.approx(expected, rel=1e-12)
     np.testing.assert_allclose(F, 1.0 + 0.1 * values[node, np.arange(C)[None, :]], rtol=1e-15)
+
+
+def test_leaf_update_gradients_is_leaf_update_then_softmax(rng):
+    """The fused round end: the same values, scores and next gradients, bit for bit, and
+    every node back at the root."""
+    offsets = np.array([0, 3, 4, 9, 11], dtype=np.int64)
+    N, C, J = 5000, 11, 4
+    codes = np.stack([rng.integers(0, b - a, N) for a, b in zip(offsets[:-1], offsets[1:])], 1)
+    F = rng.normal(scale=2, size=(N, C))
+    G = np.empty((N, C), np.float32)
+    H = np.empty_like(G)
+    kb.softmax_gradients(F, codes, offsets, G, H)
+    node = rng.integers(0, J, size=(N, C)).astype(np.int32)
+    scale = rng.random(C)
+    v1, F1, G1, H1 = np.empty((J, C)), F.copy(), np.empty_like(G), np.empty_like(H)
+    kt.leaf_update(G, H, node, scale, 0.1, v1, F1)
+    kb.softmax_gradients(F1, codes, offsets, G1, H1)
+    for gradients in (True, False):
+        v2, F2, G2, H2, node2 = np.empty((J, C)), F.copy(), G.copy(), H.copy(), node.copy()
+        kt.leaf_update_gradients(G2, H2, node2, scale, 0.1, codes, offsets, gradients, v2, F2)
+        np.testing.assert_array_equal(v2, v1)
+        np.testing.assert_array_equal(F2, F1)
+        np.testing.assert_array_equal(G2, G1 if gradients else G)
+        np.testing.assert_array_equal(H2, H1 if gradients else H)
+        assert (node2 == 0).all()
 
 
 @pytest.mark.parametrize("name", ["find_splits", "update_nodes", "leaf_update", "predict_raw"])

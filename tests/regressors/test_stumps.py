@@ -4,6 +4,7 @@ GradientBoostingClassifier on inputs where binning is exact, and disentanglement
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -275,6 +276,32 @@ def test_torch_engine_gives_the_same_trees_on_cpu(rng):
         np.testing.assert_allclose(raw_t.numpy(), a.decision_function_stacked(X), rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "seed,n,latents,sizes,params,digest",
+    [
+        (0, 3000, 6, [3, 6, 10], dict(max_depth=3, n_rounds=10), "51d76ae98be81489"),
+        (1, 2500, 5, [2, 1, 7], dict(max_depth=2, n_rounds=10, criterion="newton", max_bins=32),
+         "185820df4918a080"),
+        (2, 2049, 4, [5], dict(max_depth=1, n_rounds=15), "6c7989991fcb8446"),
+    ],
+)
+def test_cpu_fits_are_bit_identical_to_the_recorded_ones(seed, n, latents, sizes, params, digest):
+    """The CPU engine's trees (feat, thr, gain, values, init) and importances, bit for bit, as
+    recorded before the kernels were restructured: kernel changes must not move a number."""
+    import hashlib
+
+    rng = np.random.default_rng(seed)
+    Y = np.stack([rng.integers(0, s, n) for s in sizes], 1)
+    X = Y / np.maximum(np.array(sizes) - 1, 1) + 0.3 * rng.normal(size=Y.shape)
+    X = np.concatenate([X, rng.normal(size=(n, latents - len(sizes)))], 1)
+    model = GradientBoostedStumps(device="cpu", **params).fit(X, Y)
+    t = model.trees_
+    h = hashlib.sha256()
+    for a in (t.feat, t.thr, t.gain, t.values, t.init, model.feature_importances_):
+        h.update(np.ascontiguousarray(a).tobytes())
+    assert h.hexdigest()[:16] == digest
+
+
 def test_fit_does_not_depend_on_the_numba_thread_count(rng):
     """The parallel kernels only write their own elements and the leaf sums run over fixed
     row blocks (more rows than one block here), so 1 and 2 threads give identical trees."""
@@ -297,6 +324,22 @@ def test_fit_does_not_depend_on_the_numba_thread_count(rng):
     np.testing.assert_array_equal(a.thr, b.thr)
     np.testing.assert_array_equal(a.values, b.values)
     np.testing.assert_array_equal(fits[0].feature_importances_, fits[1].feature_importances_)
+
+
+def test_fit_threads_follow_the_free_cpus_and_are_restored():
+    """The booster runs as many Numba threads as cores are free (fastdci._threads), within the
+    count set before, and leaves that count as it found it."""
+    import numba
+
+    from fastdci._threads import free_cpus, threads_for_load
+
+    before = numba.get_num_threads()
+    assert 1 <= free_cpus() <= (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    with threads_for_load(limit=1) as pool:
+        assert numba.get_num_threads() == pool.threads == 1
+    with threads_for_load() as pool:
+        assert 1 <= pool.refresh() == numba.get_num_threads() <= before
+    assert numba.get_num_threads() == before
 
 
 def test_accepts_torch_inputs_and_records_settings(rng):

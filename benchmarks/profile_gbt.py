@@ -1,0 +1,230 @@
+"""Where a :class:`fastdci.regressors.GradientBoostedStumps` CPU fit spends its time, kernel by
+kernel, and a record/check of fitted trees for kernel changes that must not move the numbers.
+
+- ``python -m benchmarks.profile_gbt profile --rows 10000 --depth 3``: wall seconds summed per
+  Numba kernel over one fit (each call timed around the compiled call; the kernels run one after
+  another, so the sum is the fit's kernel time), plus the fit's total wall and process CPU time.
+  ``--code aligned`` (default) reads disentanglement_lib's reference "aligned" code when
+  ``../shared/reference`` has it and tiles it to ``--rows``; ``--code synthetic`` builds the
+  benchmarks' dSprites-like code of that size. ``--factors 2`` keeps shape and scale only.
+- ``python -m benchmarks.profile_gbt contention --depth 3``: the fit alone, then beside
+  ``--busy`` busy-looping processes that this script starts (and stops), each with the pool
+  sized to the free cores (the default, :mod:`fastdci._threads`) and with every Numba thread
+  forced; wall and CPU seconds and their ratio.
+- ``python -m benchmarks.profile_gbt record trees.npz`` / ``check trees.npz``: fit a fixed set
+  of cases (depths 1-3, both criteria, a binary and a one-class factor, several row counts) and
+  store, or compare bit for bit with the stored, ``feat``, ``thr``, ``gain``, ``values``,
+  ``init`` and ``feature_importances_``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+FACTOR_SIZES = np.array([3, 6, 40, 32, 32])
+REFERENCE = Path(os.environ.get("FASTDCI_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "reference"
+_KERNELS = {
+    "boosting": ("apply_bins", "softmax_gradients", "build_level_weights", "histogram", "level_histogram",
+                 "sibling_subtract"),
+    "boosting_trees": ("find_splits", "update_nodes", "leaf_update", "leaf_update_gradients"),
+}
+
+
+def synthetic(n: int, seed: int = 0):
+    """The benchmarks' dSprites-like code: each factor in its own latent plus noise, 5 noise latents."""
+    rng = np.random.default_rng(seed)
+    factors = np.stack([rng.integers(0, s, n) for s in FACTOR_SIZES], axis=1)
+    z = factors / (FACTOR_SIZES - 1) + 0.05 * rng.normal(size=factors.shape)
+    latents = np.concatenate([z, rng.normal(size=(n, 5))], axis=1)
+    return latents.astype(np.float32), factors
+
+
+def reference_code(name: str, n: int):
+    """disentanglement_lib's reference code ``name`` tiled (with small noise past 10k) to ``n`` rows."""
+    path = REFERENCE / f"{name}.npz"
+    if not path.exists():
+        return synthetic(n)
+    z = np.load(path)
+    X, Y = z["latents_train"], z["factors_train"]
+    if n <= X.shape[0]:
+        return X[:n], Y[:n]
+    reps = -(-n // X.shape[0])
+    rng = np.random.default_rng(1)
+    Xt = np.tile(X, (reps, 1))[:n]
+    Xt = Xt + rng.normal(scale=1e-3, size=Xt.shape).astype(np.float32)
+    return Xt, np.tile(Y, (reps, 1))[:n]
+
+
+def _timed_kernels():
+    """Wrap every kernel the engine calls with a wall-clock accumulator; returns (totals, undo)."""
+    from fastdci.kernels import boosting, boosting_trees
+
+    totals: dict[str, float] = {}
+    undo = []
+    for mod in (boosting, boosting_trees):
+        for name in _KERNELS[mod.__name__.rsplit(".", 1)[1]]:
+            fn = getattr(mod, name, None)
+            if fn is None:
+                continue
+
+            def wrapped(*a, _fn=fn, _name=name):
+                t = time.perf_counter()
+                out = _fn(*a)
+                totals[_name] = totals.get(_name, 0.0) + time.perf_counter() - t
+                return out
+
+            setattr(mod, name, wrapped)
+            undo.append((mod, name, fn))
+    return totals, undo
+
+
+def profile(args) -> None:
+    from fastdci.regressors import GradientBoostedStumps
+
+    X, Y = (synthetic(args.rows) if args.code == "synthetic" else reference_code(args.code, args.rows))
+    if args.factors == 2:
+        Y = Y[:, :2]
+    kw = dict(n_rounds=args.rounds, max_depth=args.depth, criterion=args.criterion, device="cpu")
+    GradientBoostedStumps(**{**kw, "n_rounds": 2}).fit(X[:500], Y[:500])  # compile
+    totals, undo = _timed_kernels()
+    t0, c0 = time.perf_counter(), time.process_time()
+    GradientBoostedStumps(**kw).fit(X, Y)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    for mod, name, fn in undo:
+        setattr(mod, name, fn)
+    print(f"rows {args.rows}, latents {X.shape[1]}, classes {sum(len(np.unique(y)) for y in Y.T)}, "
+          f"depth {args.depth}, rounds {args.rounds}, {args.criterion}: wall {wall:.3f} s, CPU {cpu:.3f} s")
+    print(f"load (uptime): {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    ks = sum(totals.values())
+    for name, t in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:22s} {t:8.3f} s  {100 * t / wall:5.1f} %")
+    print(f"  {'(outside the kernels)':22s} {wall - ks:8.3f} s  {100 * (wall - ks) / wall:5.1f} %")
+
+
+def contention(args) -> None:
+    import subprocess
+
+    import numba
+
+    from fastdci import _threads
+    from fastdci.regressors import GradientBoostedStumps
+
+    X, Y = reference_code(args.code, args.rows)
+    kw = dict(n_rounds=args.rounds, max_depth=args.depth, device="cpu")
+    GradientBoostedStumps(**{**kw, "n_rounds": 2}).fit(X[:500], Y[:500])  # compile
+    adaptive = _threads.free_cpus
+    cpus = len(os.sched_getaffinity(0))
+    print(f"rows {args.rows}, depth {args.depth}, rounds {args.rounds}; {cpus} CPUs, "
+          f"{numba.config.NUMBA_NUM_THREADS} Numba threads")
+    for busy in (0, args.busy):
+        procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+        try:
+            time.sleep(0.5 if busy else 0.0)
+            for pool in ("free cores", "all threads"):
+                _threads.free_cpus = adaptive if pool == "free cores" else (lambda: cpus)
+                load = os.getloadavg()[0]
+                t0, c0 = time.perf_counter(), time.process_time()
+                GradientBoostedStumps(**kw).fit(X, Y)
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                print(f"  busy processes {busy}, pool {pool:11s}: wall {wall:6.2f} s, CPU {cpu:6.2f} s, "
+                      f"CPU/wall {cpu / wall:4.2f}, load before {load:.2f}")
+        finally:
+            _threads.free_cpus = adaptive
+            for p in procs:
+                p.kill()
+                p.wait()
+
+
+def _cases():
+    Xa, Ya = reference_code("aligned", 10_000)
+    Xm, Ym = reference_code("mixed", 10_000)
+    Xs, Ys = synthetic(40_000, seed=5)
+    rng = np.random.default_rng(7)
+    Xb = rng.normal(size=(3_001, 4))
+    Yb = np.stack([(Xb[:, 0] > 0).astype(int), np.zeros(3_001, int), np.digitize(Xb[:, 1], [-1, 0, 1])], 1)
+    Xq = np.round(rng.normal(size=(2_000, 3)), 1)  # few distinct values: exact bins, many ties
+    Yq = np.digitize(Xq[:, :2] + 0.3 * rng.normal(size=(2_000, 2)), [-0.5, 0.5])
+    yield "aligned-d1", Xa, Ya, dict(max_depth=1, n_rounds=40)
+    yield "aligned-d2", Xa, Ya, dict(max_depth=2, n_rounds=20)
+    yield "aligned-d3", Xa, Ya, dict(max_depth=3, n_rounds=40)
+    yield "aligned-d3-newton", Xa, Ya, dict(max_depth=3, n_rounds=20, criterion="newton")
+    yield "mixed2-d3", Xm, Ym[:, :2], dict(max_depth=3, n_rounds=100)
+    yield "mixed2-d1", Xm, Ym[:, :2], dict(max_depth=1, n_rounds=100)
+    yield "synthetic40k-d3", Xs, Ys, dict(max_depth=3, n_rounds=8)
+    yield "synthetic40k-d1-newton", Xs, Ys, dict(max_depth=1, n_rounds=8, criterion="newton")
+    yield "binary-oneclass-d2", Xb, Yb, dict(max_depth=2, n_rounds=30, max_bins=16)
+    yield "ties-d3", Xq, Yq, dict(max_depth=3, n_rounds=30, random_state=3)
+
+
+def _fit_arrays():
+    from fastdci.regressors import GradientBoostedStumps
+
+    out = {}
+    for name, X, Y, kw in _cases():
+        m = GradientBoostedStumps(device="cpu", **kw).fit(X, Y)
+        t = m.trees_
+        for field in ("feat", "thr", "gain", "values", "init"):
+            out[f"{name}/{field}"] = getattr(t, field)
+        out[f"{name}/importances"] = m.feature_importances_
+    return out
+
+
+def record(path: str) -> None:
+    np.savez(path, **_fit_arrays())
+    print(f"recorded {path}")
+
+
+def check(path: str) -> int:
+    ref = np.load(path)
+    new = _fit_arrays()
+    bad = 0
+    for key in ref.files:
+        a, b = ref[key], new[key]
+        same = a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
+        if not same:
+            bad += 1
+            diff = np.max(np.abs(a - b)) if a.shape == b.shape else "shape"
+            print(f"DIFFERS {key}: max abs diff {diff}")
+    print(f"{len(ref.files) - bad} of {len(ref.files)} arrays bit-identical")
+    return 1 if bad else 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    pp = sub.add_parser("profile")
+    pp.add_argument("--rows", type=int, default=10_000)
+    pp.add_argument("--rounds", type=int, default=100)
+    pp.add_argument("--depth", type=int, default=3)
+    pp.add_argument("--criterion", default="friedman_mse")
+    pp.add_argument("--code", default="aligned")
+    pp.add_argument("--factors", type=int, default=5)
+    pc = sub.add_parser("contention")
+    pc.add_argument("--rows", type=int, default=10_000)
+    pc.add_argument("--rounds", type=int, default=100)
+    pc.add_argument("--depth", type=int, default=3)
+    pc.add_argument("--code", default="aligned")
+    pc.add_argument("--busy", type=int, default=1)
+    for name in ("record", "check"):
+        sub.add_parser(name).add_argument("path")
+    args = p.parse_args(argv)
+    if args.cmd == "profile":
+        profile(args)
+        return 0
+    if args.cmd == "contention":
+        contention(args)
+        return 0
+    if args.cmd == "record":
+        record(args.path)
+        return 0
+    return check(args.path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
