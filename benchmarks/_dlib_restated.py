@@ -133,3 +133,22 @@ def factor_vae(gtd, fn, rs, batch_size=64, num_train=10000, num_eval=5000, num_v
     ev = votes(num_eval)
     return {"train_accuracy": float(tr[cls, cols].sum() / tr.sum()), "eval_accuracy": float(ev[cls, cols].sum() / ev.sum()),
             "num_active_dims": int(active.sum())}
+
+
+def unsupervised(gtd, fn, rs, num_train=10000, batch_size=16):
+    """``unsupervised_metrics``: the covariance's Gaussian total and Wasserstein correlations
+    (``scipy.linalg.sqrtm`` of the product, as the reference) and the mean pairwise MI."""
+    import scipy.linalg
+
+    mus, _ = generate(gtd, fn, num_train, rs, batch_size)
+    cov = np.cov(mus)
+    diag = np.diag(np.diag(cov))
+    tc = 0.5 * (np.sum(np.log(np.diag(cov))) - np.linalg.slogdet(cov)[1])
+    w = 2 * np.trace(cov) - 2 * np.trace(scipy.linalg.sqrtm(np.matmul(cov, diag)))
+    disc = histogram_discretize(mus)
+    mi = mutual_info(disc, disc)
+    np.fill_diagonal(mi, 0)
+    L = mus.shape[0]
+    return {"gaussian_total_correlation": tc, "gaussian_wasserstein_correlation": float(np.real(w)),
+            "gaussian_wasserstein_correlation_norm": float(np.real(w)) / np.sum(np.diag(cov)),
+            "mutual_info_score": np.sum(mi) / (L * L - L)}

@@ -30,7 +30,7 @@ from . import _dlib_restated as ref
 FACTOR_SIZES = (3, 6, 10, 8, 8)
 NOISE_LATENTS = 5
 SEED = 0
-TOLERANCE = {"mig": 1e-12, "sap": 1e-12, "factor_vae": 1e-12, "dci": 0.05, "beta_vae": 0.05}
+TOLERANCE = {"mig": 1e-12, "sap": 1e-12, "factor_vae": 1e-12, "dci": 0.05, "beta_vae": 0.05, "unsupervised": 1e-9}
 _SCORES: dict = {}
 
 
@@ -59,7 +59,8 @@ def _adapter(name):
 
     fn = {"mig": dlib.compute_mig, "dci": dlib.compute_dci, "sap": dlib.compute_sap,
           "beta_vae": dlib.compute_beta_vae_sklearn,
-          "factor_vae": lambda g, f, rs: dlib.compute_factor_vae(g, f, rs, prune_threshold=0.05)}[name]
+          "factor_vae": lambda g, f, rs: dlib.compute_factor_vae(g, f, rs, prune_threshold=0.05),
+          "unsupervised": dlib.unsupervised_metrics}[name]
     return lambda: fn(Grid(), representation, np.random.RandomState(SEED))
 
 
@@ -82,7 +83,7 @@ def _compiled():
 
 
 @pytest.mark.parametrize("side", ["reference", "fastdci"])
-@pytest.mark.parametrize("name", ["mig", "dci", "sap", "beta_vae", "factor_vae"])
+@pytest.mark.parametrize("name", ["mig", "dci", "sap", "beta_vae", "factor_vae", "unsupervised"])
 def test_dlib(benchmark, name, side):
     benchmark.group = f"dlib-{name}"
     call = _reference(name) if side == "reference" else _adapter(name)
