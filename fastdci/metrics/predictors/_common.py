@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..._validation import check_factors
-from ...errors import InvalidInputError
+from ...errors import InvalidInputError, MissingDependencyError
 
 
 def train_test(source, *, test_size: float, random_state: Any, device: str = "cpu", min_classes: int = 1,
@@ -28,6 +28,38 @@ def train_test(source, *, test_size: float, random_state: Any, device: str = "cp
 GBT_DEPTH = 3
 """Depth of ``regressor="gbt"``: scikit-learn's ``GradientBoostingClassifier()`` default, which
 disentanglement_lib's DCI uses."""
+
+
+CLASSIFY_ONLY = ("gbt", "stumps", "logistic")
+"""The named regressors that only classify (they refuse continuous factors)."""
+GBT_OPTIONS = {"n_rounds", "learning_rate", "max_depth", "max_bins", "importance", "criterion", "random_state"}
+LASSO_OPTIONS = {"alpha", "tol", "max_iter", "standardize"}
+
+
+def resolve_by_type(regressor: Any, continuous: bool, options: dict) -> tuple[Any, dict]:
+    """The regressor of one factor type and the options that apply to it (``"auto"``: gbt for
+    discrete factors, lasso for continuous ones)."""
+    if regressor == "auto":
+        regressor = "lasso" if continuous else "gbt"
+        keep = LASSO_OPTIONS if continuous else GBT_OPTIONS
+        options = {k: v for k, v in options.items() if k in keep}
+    elif regressor == "random_forest":
+        return forest(continuous, options), {}
+    return regressor, options
+
+
+def forest(continuous: bool, options: dict) -> Any:
+    """scikit-learn's ``RandomForestRegressor`` (continuous) or ``RandomForestClassifier``
+    with ``n_estimators`` trees (default 10, the metrics review's) and ``max_depth``."""
+    try:
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "regressor='random_forest' uses scikit-learn's random forests: pip install scikit-learn."
+        ) from exc
+    cls = RandomForestRegressor if continuous else RandomForestClassifier
+    return cls(n_estimators=options.get("n_estimators", 10), max_depth=options.get("max_depth"),
+               random_state=options.get("random_state", 0))
 
 
 def make_regressor(regressor: Any, device: str, options: dict[str, Any]):

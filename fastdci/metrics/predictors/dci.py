@@ -9,10 +9,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ...backend import to_numpy
-from ...errors import InvalidInputError, MissingDependencyError
+from ...errors import InvalidInputError
 from .._base import MetricResult
 from ..registry import metric_function, run_metric
-from ._common import PerFactor, held_out, make_regressor, train_test
+from ._common import CLASSIFY_ONLY, PerFactor, held_out, make_regressor, resolve_by_type, train_test
 
 __all__ = ["DCIResult", "DCIStats", "completeness_per_factor", "dci", "disentanglement_per_latent"]
 
@@ -194,37 +194,6 @@ def _dci_finalize(stats: DCIStats) -> DCIResult:
     )
 
 
-_CLASSIFY_ONLY = ("gbt", "stumps", "logistic")
-_GBT_OPTIONS = {"n_rounds", "learning_rate", "max_depth", "max_bins", "importance", "criterion", "random_state"}
-_LASSO_OPTIONS = {"alpha", "tol", "max_iter", "standardize"}
-
-
-def _resolve(regressor: Any, continuous: bool, options: dict) -> tuple[Any, dict]:
-    """The regressor of one factor type and the options that apply to it (``"auto"``: gbt for
-    discrete factors, lasso for continuous ones)."""
-    if regressor == "auto":
-        regressor = "lasso" if continuous else "gbt"
-        keep = _LASSO_OPTIONS if continuous else _GBT_OPTIONS
-        options = {k: v for k, v in options.items() if k in keep}
-    elif regressor == "random_forest":
-        return forest(continuous, options), {}
-    return regressor, options
-
-
-def forest(continuous: bool, options: dict) -> Any:
-    """scikit-learn's ``RandomForestRegressor`` (continuous) or ``RandomForestClassifier``
-    with ``n_estimators`` trees (default 10, the metrics review's) and ``max_depth``."""
-    try:
-        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "regressor='random_forest' uses scikit-learn's random forests: pip install scikit-learn."
-        ) from exc
-    cls = RandomForestRegressor if continuous else RandomForestClassifier
-    return cls(n_estimators=options.get("n_estimators", 10), max_depth=options.get("max_depth"),
-               random_state=options.get("random_state", 0))
-
-
 def _dci_stats(source, *, backend: str, random_state: Any, regressor: Any = "auto", test_size: float = 0.5,
                max_train: int | None = None, **regressor_options: Any) -> DCIStats:
     """Fit the regressor on the source's training rows; importances and per-factor scores.
@@ -237,7 +206,7 @@ def _dci_stats(source, *, backend: str, random_state: Any, regressor: Any = "aut
             regressor in ("gbt", "stumps", "auto", "random_forest")):
         regressor_options = dict(regressor_options, random_state=random_state)
     cont = source.continuous if source.has_continuous else np.zeros(source.n_factors, bool)
-    if cont.any() and isinstance(regressor, str) and regressor in _CLASSIFY_ONLY:
+    if cont.any() and isinstance(regressor, str) and regressor in CLASSIFY_ONLY:
         names = [n for n, c in zip(source.factor_names, cont) if c]
         raise InvalidInputError(
             f"dci: regressor {regressor!r} classifies, but factor(s) {names} are continuous; use regressor='auto' "
@@ -247,7 +216,7 @@ def _dci_stats(source, *, backend: str, random_state: Any, regressor: Any = "aut
     for is_cont in (False, True):
         cols = np.flatnonzero(cont == is_cont)
         if cols.size:
-            reg, opts = _resolve(regressor, is_cont, regressor_options)
+            reg, opts = resolve_by_type(regressor, is_cont, regressor_options)
             parts.append(_fit(source, reg, opts, backend, random_state, test_size, max_train, cols, is_cont))
             order.append(cols)
     stats = parts[0] if len(parts) == 1 else parts[0].merge(parts[1])
