@@ -48,8 +48,16 @@ def _check_cov(cov: Any) -> np.ndarray:
 
 
 def gaussian_total_correlation(cov: Any) -> float:
-    """Total correlation (nats) of a zero-mean Gaussian with covariance ``cov``."""
+    """Total correlation (nats) of a zero-mean Gaussian with covariance ``cov``.
+
+    A latent of zero variance is left out: a constant is independent of every other latent,
+    so it adds nothing to the total correlation (disentanglement_lib's formula gives NaN,
+    ``log 0 - log det 0``)."""
     c = _check_cov(cov)
+    keep = np.diag(c) > 0
+    c = c[np.ix_(keep, keep)]
+    if c.size == 0:
+        return 0.0
     return float(0.5 * (np.sum(np.log(np.diag(c))) - np.linalg.slogdet(c)[1]))
 
 
