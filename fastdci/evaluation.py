@@ -154,6 +154,12 @@ def evaluate(
     device = resolve_device(backend)
     own = not isinstance(source, LatentsSource)
     is_model = callable(source) and not isinstance(source, type)
+    if factor_types is not None and (is_model or not own):
+        raise InvalidInputError(
+            "factor_types applies to a latents file or arrays; "
+            + ("a model's data gives class labels." if is_model else
+               "this LatentsSource holds its factors already: build it with LatentsSource(..., factor_types=...).")
+        )
     if not is_model and (data is not None or rows is not None or out is not None):
         raise InvalidInputError(
             "data=, rows= and out= describe what a model or function encodes; with a file or arrays, drop them."

@@ -216,3 +216,11 @@ def test_a_files_values_are_its_continuous_factors(tmp_path, mixed):
         w.append(latents.astype(np.float32), classes=classes)
     with pytest.raises(InvalidInputError, match="stores no /factors/values"):
         fastdci.evaluate(str(nov), "mig", factor_types="continuous")
+
+
+def test_factor_types_with_a_source_or_a_model_is_refused_not_ignored(mixed):
+    latents, factors, types = mixed
+    with LatentsSource(latents, factors, factor_types=types) as src:
+        with pytest.raises(InvalidInputError, match="build it with LatentsSource"):
+            fastdci.evaluate(src, "mig", factor_types=types)
+        assert fastdci.evaluate(src, "mig")["mig"].score == fastdci.mig(latents, factors, factor_types=types).score
