@@ -34,10 +34,10 @@ __all__ = [
     "UnsupervisedResult",
     "gaussian_total_correlation",
     "gaussian_wasserstein_correlation",
-    "latent_mutual_info_score",
     "unsupervised",
-    "unsupervised_scores",
 ]
+
+_BLOCK_ROWS = 65536  # rows per block of the sums (bounds the pair-index array)
 
 
 def _check_cov(cov: Any) -> np.ndarray:
@@ -79,38 +79,6 @@ def binned(latents: Any, n_bins: int) -> np.ndarray:
         x = x.astype(np.float64)
     mins, maxs, _ = cpu.minmax_columns(x)
     return cpu.discretize(x, cpu.uniform_edges(mins, maxs, int(n_bins), x.dtype)).astype(np.int64)
-
-
-def latent_mutual_info_score(latents: Any, n_bins: int = 20) -> float:
-    """Mean mutual information (nats) between distinct binned latents of ``latents`` (N, L)."""
-    from .information import _entropy as ent
-
-    z = np.asarray(latents)
-    if z.ndim != 2 or z.shape[1] < 2:
-        raise InvalidInputError(f"latents must be (N, L) with at least 2 latents; got shape {z.shape}.")
-    b = binned(z, n_bins)
-    L = b.shape[1]
-    total = 0.0
-    for i in range(L):
-        for j in range(i + 1, L):
-            joint = np.bincount(b[:, i] * n_bins + b[:, j], minlength=n_bins * n_bins).reshape(n_bins, n_bins)
-            total += 2.0 * ent.mutual_info_from_counts(joint)
-    return float(total / (L * L - L))
-
-
-def unsupervised_scores(latents: Any, n_bins: int = 20) -> dict:
-    """All four scores of ``latents`` (N, L) under disentanglement_lib's key names."""
-    z = np.asarray(latents, dtype=np.float64)
-    if z.ndim != 2 or z.shape[0] < 2:
-        raise InvalidInputError(f"latents must be (N, L) with at least 2 rows; got shape {z.shape}.")
-    cov = np.cov(z.T)
-    w = gaussian_wasserstein_correlation(cov)
-    return {
-        "gaussian_total_correlation": gaussian_total_correlation(cov),
-        "gaussian_wasserstein_correlation": w,
-        "gaussian_wasserstein_correlation_norm": w / float(np.sum(np.diag(cov))),
-        "mutual_info_score": latent_mutual_info_score(z, n_bins),
-    }
 
 
 # ------------------------------------------------------------------- the registry metric
@@ -164,30 +132,35 @@ class UnsupervisedStats:
 
 
 def _chunk_stats(x: np.ndarray, shift: np.ndarray, edges: np.ndarray) -> UnsupervisedStats:
+    """The sums of one block of rows; every pair's joint counts from one ``bincount``."""
     from ..kernels import cpu
 
     d = np.asarray(x, dtype=np.float64) - shift
     b = cpu.discretize(np.ascontiguousarray(x), edges).astype(np.int64)
     L, B = x.shape[1], edges.shape[1] - 1
+    first, second = np.triu_indices(L, 1)
+    cell = (np.arange(first.size) * (B * B))[None, :] + b[:, first] * B + b[:, second]
+    counts = np.bincount(cell.ravel(), minlength=first.size * B * B).reshape(first.size, B, B)
     pairs = np.zeros((L, L, B, B), np.int64)
-    for i in range(L):
-        for j in range(i + 1, L):
-            pairs[i, j] = np.bincount(b[:, i] * B + b[:, j], minlength=B * B).reshape(B, B)
+    pairs[first, second] = counts
     return UnsupervisedStats(int(x.shape[0]), shift, d.sum(axis=0), d.T @ d, pairs)
 
 
 def _unsupervised_stats(source, *, backend: str, random_state: Any, n_bins: int = 20) -> UnsupervisedStats:
-    """One pass over the source's rows (its chunks above the memory budget)."""
+    """One pass over the source's rows, in blocks (the file's chunks above the memory budget)."""
     from ..kernels import cpu
 
     mins, maxs = source.minmax()
     edges = cpu.uniform_edges(mins, maxs, int(n_bins), source.dtype)
     shift = (np.asarray(mins, np.float64) + np.asarray(maxs, np.float64)) / 2.0
     if source.in_memory:
-        return _chunk_stats(source.host_latents(), shift, edges)
+        x = source.host_latents()
+        blocks = (x[i:i + _BLOCK_ROWS] for i in range(0, x.shape[0], _BLOCK_ROWS))
+    else:
+        blocks = (np.ascontiguousarray(c.mean, dtype=source.dtype) for c in source.reader.iter_chunks(fields=["mean"]))
     stats = None
-    for chunk in source.reader.iter_chunks(fields=["mean"]):
-        part = _chunk_stats(np.ascontiguousarray(chunk.mean, dtype=source.dtype), shift, edges)
+    for block in blocks:
+        part = _chunk_stats(block, shift, edges)
         stats = part if stats is None else stats.merge(part)
     return stats
 
