@@ -35,6 +35,7 @@ _f8_2d = numba.float64[:, ::1]
 _i4_2d = numba.int32[:, ::1]
 _u8_2d = numba.uint8[:, ::1]
 _f4_2d = numba.float32[:, ::1]
+_PREDICT_BLOCK = 64  # rows per parallel task of predict_raw's stump path
 _LEAF_BLOCK = 2048  # rows per partial sum in leaf_update (fixed: results independent of threads)
 
 
@@ -291,6 +292,22 @@ def predict_raw(bins, feat, thr, values, learning_rate, F):  # pragma: no cover 
     depth = 0
     while (1 << depth) - 1 < I:
         depth += 1
+    if depth == 1:  # stumps: rows in blocks, one stump at a time, its split and values in registers
+        n_blocks = (N + _PREDICT_BLOCK - 1) // _PREDICT_BLOCK
+        for blk in prange(n_blocks):
+            lo = blk * _PREDICT_BLOCK
+            hi = min(N, lo + _PREDICT_BLOCK)
+            for r in range(R):
+                for c in range(C):
+                    f = feat[r, 0, c]
+                    fc = max(f, 0)
+                    t = thr[r, 0, c]
+                    v0 = values[r, 0, c]
+                    v1 = values[r, 1, c]
+                    for n in range(lo, hi):
+                        right = (f >= 0) & (bins[n, fc] > t)
+                        F[n, c] += learning_rate * (v1 if right else v0)
+        return
     for n in prange(N):
         for r in range(R):
             for c in range(C):

@@ -67,7 +67,8 @@ def _leaf_scale(enc: ClassEncoding) -> np.ndarray:
 
 def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
     """Grow the ensemble with the Numba kernels: ``bins`` (N, L) uint8 numpy, ``codes`` (N, K)
-    class positions, ``n_bins`` (L,) bins in use per latent, ``s`` the settings."""
+    class positions, ``n_bins`` (L,) bins in use per latent, ``s`` the settings. Returns the
+    trees and the final raw scores (N, C) of the rows fitted."""
     N, L = bins.shape
     binsT = np.ascontiguousarray(bins.T)
     C = enc.total
@@ -128,11 +129,12 @@ def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
                 G, H, node, scale, s["learning_rate"], codes, offsets, r + 1 < R, v, F
             )
             values[r] = v
-    return Trees(feat, thr, gain, values, init)
+    return Trees(feat, thr, gain, values, init), F
 
 
 def boost_torch(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
-    """:func:`boost_numba` with the torch twins, on the device of ``bins`` (a uint8 tensor)."""
+    """:func:`boost_numba` with the torch twins, on the device of ``bins`` (a uint8 tensor);
+    the raw scores returned are a tensor there."""
     dev = bins.device
     N, L = bins.shape
     C = enc.total
@@ -178,4 +180,4 @@ def boost_torch(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
         values[r] = v
     return Trees(
         to_numpy(feat), to_numpy(thr), to_numpy(gain), to_numpy(values), to_numpy(init)
-    )
+    ), F

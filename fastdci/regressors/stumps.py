@@ -70,6 +70,9 @@ class GradientBoostedStumps(BatchedClassifier):
         Column k: importance of every latent for factor k; sums to 1 (see Notes).
     bin_thresholds_ : list of L float64 arrays
         The bin edges of every latent.
+    train_accuracy_ : ndarray (K,) float64
+        Per-factor accuracy of :meth:`predict` on the rows fitted, from the fit's final raw
+        scores: equal to ``score(X, Y)`` on the ``X, Y`` given to ``fit``.
     n_features_in_ : int
     device_ : torch.device
 
@@ -223,16 +226,19 @@ class GradientBoostedStumps(BatchedClassifier):
             Xn = np.ascontiguousarray(to_numpy(X), dtype=np.float64)
             self.bin_thresholds_ = [bin_thresholds(Xn[:, l], self.max_bins) for l in range(Xn.shape[1])]
             bins = self._bins_numpy(Xn)
-            self.trees_ = boost_numba(bins, codes, enc, self._n_bins(), self._settings())
+            self.trees_, F = boost_numba(bins, codes, enc, self._n_bins(), self._settings())
+            F = torch.from_numpy(F)
         else:
             Xt = _to_tensor(X, self.device_)
             self.bin_thresholds_ = [
                 to_numpy(tb.bin_thresholds(Xt[:, l], self.max_bins)) for l in range(Xt.shape[1])
             ]
             bins = self._bins_torch(Xt)
-            self.trees_ = boost_torch(bins, codes, enc, self._n_bins(), self._settings())
+            self.trees_, F = boost_torch(bins, codes, enc, self._n_bins(), self._settings())
         self.n_classes_total_ = enc.total
         self._offsets = enc.offsets
+        # the fit's final scores are predict_raw's on the training rows, float for float
+        self.train_accuracy_ = (self._codes_of(F) == codes).mean(axis=0, dtype=np.float64)
         self.feature_importances_ = _importances(
             self.trees_, enc, self.n_features_in_, self.importance
         )
@@ -287,6 +293,16 @@ class GradientBoostedStumps(BatchedClassifier):
         F = self._raw_torch(Xt)
         o = self._offsets
         return [torch.softmax(F[:, o[k] : o[k + 1]], dim=1) for k in range(len(o) - 1)]
+
+    def _predict_codes(self, Xt: torch.Tensor) -> np.ndarray:
+        return self._codes_of(self._raw_torch(Xt))
+
+    def _codes_of(self, F: torch.Tensor) -> np.ndarray:
+        """Class positions (N, K) of the highest raw score per factor (the softmax's argmax,
+        without the softmax; the first of tied scores)."""
+        o = self._offsets
+        return np.stack([to_numpy(torch.argmax(F[:, o[k] : o[k + 1]], dim=1)) for k in range(len(o) - 1)],
+                        axis=1)
 
 
 # ---------------------------------------------------------------------- inputs

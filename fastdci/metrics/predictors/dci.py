@@ -233,6 +233,7 @@ def _dci_stats(source, *, backend: str, random_state: Any, regressor: Any = "aut
 def _fit(source, regressor, options, backend, random_state, test_size, max_train, cols, values) -> DCIStats:
     """DCI statistics of factor columns ``cols``, fitted on their classes or (``values``) their
     real values."""
+    from ...regressors import GradientBoostedStumps
     from ...regressors._base import settings_of
 
     model, name = make_regressor(regressor, backend, options)
@@ -256,7 +257,8 @@ def _fit(source, regressor, options, backend, random_state, test_size, max_train
             f"{type(model).__name__}.feature_importances_ has shape {imp.shape}; DCI needs (n_latents, "
             f"n_factors) = {(L, K)}."
         )
-    s_train = np.asarray(model.score(x, y), dtype=np.float64).reshape(K)
+    fitted = getattr(model, "train_accuracy_", None) if isinstance(model, GradientBoostedStumps) else None
+    s_train = np.asarray(model.score(x, y) if fitted is None else fitted, dtype=np.float64).reshape(K)
     s_test = np.asarray(model.score(x_test, y_test), dtype=np.float64).reshape(K)
     described = model.estimator if per_factor else model
     return DCIStats(importance=imp, informativeness_train=s_train, informativeness_test=s_test,
