@@ -240,31 +240,69 @@ def leaf_update(G, H, node, scale, learning_rate, values, F):  # pragma: no cove
 _ROW_BLOCK = 256  # rows per parallel task of the fused update (scratch allocated per task)
 
 
+@numba.njit(inline="always")
+def _last_leaf(bins, node, feat, thr, root, n, c):  # pragma: no cover - compiled
+    """Row ``n``'s leaf in class ``c``'s tree: :func:`update_nodes`' descent from its node at
+    the last level (``root``: the tree is a stump and every row sits at node 0)."""
+    j = numba.int32(0) if root else node[n, c]
+    f = feat[j, c]
+    right = (f >= 0) & (bins[n, max(f, 0)] > thr[j, c])
+    return 2 * j + numba.int32(right)
+
+
 @numba.njit(
-    numba.void(_f4_2d, _f4_2d, _i4_2d, numba.float64[::1], numba.float64, numba.int64[:, ::1],
-               numba.int64[::1], numba.boolean, _f8_2d, _f8_2d),
+    numba.void(_f4_2d, _f4_2d, _i4_2d, _u8_2d, _i4_2d, _i4_2d, numba.boolean, numba.float64[::1],
+               numba.float64, numba.int64[:, ::1], numba.int64[::1], numba.boolean, _f8_2d, _f8_2d),
     parallel=True,
     cache=True,
 )
-def leaf_update_gradients(G, H, node, scale, learning_rate, codes, offsets, gradients, values,
-                          F):  # pragma: no cover - compiled
-    """:func:`leaf_update`, then (when ``gradients``) the next round's ``G``, ``H`` by
-    :func:`fastdci.kernels.boosting.softmax_gradients` from the updated ``F``, row by row
-    while the row is in cache, and ``node`` reset to 0 (the next round's root).
+def leaf_update_gradients(G, H, node, bins, feat, thr, root, scale, learning_rate, codes, offsets,
+                          gradients, values, F):  # pragma: no cover - compiled
+    """The round's end in two passes over the rows: the last level's descent
+    (:func:`update_nodes` with that level's ``feat``/``thr`` (J, C)), :func:`leaf_update`, then
+    (when ``gradients``) the next round's ``G``, ``H`` by
+    :func:`fastdci.kernels.boosting.softmax_gradients` from the updated ``F``, row by row while
+    the row is in cache, and ``node`` reset to 0 (the next round's root).
 
-    The same floats as ``leaf_update`` followed by ``softmax_gradients`` and ``node[:] = 0``;
-    ``codes`` (N, K) int64 and ``offsets`` (K + 1,) as in ``softmax_gradients``.
+    The same floats as ``update_nodes``, ``leaf_update`` and ``softmax_gradients`` in turn; each
+    row's leaf is computed where it is used instead of written to ``node``, and with ``root``
+    (a stump: every row at node 0) ``node`` is neither read nor written. ``codes`` (N, K)
+    int64 and ``offsets`` (K + 1,) as in ``softmax_gradients``.
     """
-    leaf_values(G, H, node, scale, values)
     N, C = G.shape
-    n_blocks = (N + _ROW_BLOCK - 1) // _ROW_BLOCK
-    for blk in prange(n_blocks):
+    J = values.shape[0]
+    n_blocks = (N + _LEAF_BLOCK - 1) // _LEAF_BLOCK
+    part_g = np.zeros((n_blocks, J, C))
+    part_h = np.zeros((n_blocks, J, C))
+    for blk in prange(n_blocks):  # leaf sums as leaf_values: fixed blocks, rows in order
+        pg = part_g[blk]
+        ph = part_h[blk]
+        for n in range(blk * _LEAF_BLOCK, min(N, (blk + 1) * _LEAF_BLOCK)):
+            for c in range(C):
+                j = _last_leaf(bins, node, feat, thr, root, n, c)
+                pg[j, c] += G[n, c]
+                ph[j, c] += H[n, c]
+    sg = np.zeros((J, C))
+    sh = np.zeros((J, C))
+    for blk in range(n_blocks):
+        sg += part_g[blk]
+        sh += part_h[blk]
+    for j in range(J):
+        for c in range(C):
+            if abs(sh[j, c]) < 1e-150:
+                values[j, c] = 0.0
+            else:
+                values[j, c] = -scale[c] * sg[j, c] / sh[j, c]
+    n_rows = (N + _ROW_BLOCK - 1) // _ROW_BLOCK
+    for blk in prange(n_rows):
         mcol = np.empty(C)
         icol = np.empty(C, dtype=np.float32)
         for n in range(blk * _ROW_BLOCK, min(N, (blk + 1) * _ROW_BLOCK)):
             for c in range(C):
-                F[n, c] += learning_rate * values[node[n, c], c]
-                node[n, c] = 0
+                F[n, c] += learning_rate * values[_last_leaf(bins, node, feat, thr, root, n, c), c]
+            if not root:
+                for c in range(C):
+                    node[n, c] = 0
             if gradients:
                 softmax_row(F, codes, offsets, n, mcol, icol, G, H)
 

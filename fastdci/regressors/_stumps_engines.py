@@ -85,7 +85,7 @@ def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
     F[:] = init
     G = np.empty((N, C), dtype=np.float32)
     H = np.empty((N, C), dtype=np.float32)
-    node = np.zeros((N, C), dtype=np.int32)
+    node = np.zeros((N if D > 1 else 1, C), dtype=np.int32)  # stumps never read it
     I = 2**D - 1
     feat = np.full((R, I, C), -1, dtype=np.int32)
     thr = np.zeros((R, I, C), dtype=np.int32)
@@ -122,11 +122,12 @@ def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
                 feat[r, J - 1 : 2 * J - 1] = f
                 thr[r, J - 1 : 2 * J - 1] = t
                 gain[r, J - 1 : 2 * J - 1] = g
-                kt.update_nodes(bins, f, t, node)
+                if d + 1 < D:  # the last level's descent is fused into the leaf update
+                    kt.update_nodes(bins, f, t, node)
                 side = (nr < nl).astype(np.uint8)  # build the smaller child
                 parent = hist
             kt.leaf_update_gradients(
-                G, H, node, scale, s["learning_rate"], codes, offsets, r + 1 < R, v, F
+                G, H, node, bins, f, t, D == 1, scale, s["learning_rate"], codes, offsets, r + 1 < R, v, F
             )
             values[r] = v
     return Trees(feat, thr, gain, values, init), F
