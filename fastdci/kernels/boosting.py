@@ -312,7 +312,8 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
     (2 channels). The latents are dealt to ``n_groups`` tasks (the thread count; any
     value >= 1 gives the same result); each task walks the rows in blocks, writes the block's weights once into a buffer that stays in cache and adds them
     into each of its latents, so every bin's sum runs over the rows in order (as
-    :func:`histogram`) whatever the thread count.
+    :func:`histogram`) whatever the thread count. At level 0 the row-count channel is each
+    bin's integer row count (the float32 sum of ones, exactly, below 2**24 rows).
     """
     L, N = binsT.shape
     C = G.shape[1]
@@ -321,19 +322,23 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
     S = M // (n_ch * C)
     T = max(1, min(L, n_groups))
     blk = max(16, _HIST_BLOCK_FLOATS // M)
+    B = out.shape[1]
+    # at the root every row counts 1 in every class: the count channel is the bin's row count,
+    # counted once per latent (exact integers, as float32 sums of ones below 2**24 rows)
+    Ma = (n_ch - 1) * C if level == 0 else M
     for t in prange(T):
         for l in range(t, L, T):
             out[l] = 0.0
         W = np.zeros((blk, M), dtype=np.float32)
+        counts = np.zeros((L, B), dtype=np.int64)
         for start in range(0, N, blk):
             stop = min(N, start + blk)
             for i in range(stop - start):
                 n = start + i
                 w = W[i]
-                if level == 0:  # every row in slot 0: (g, 1) or (g, h, 1)
+                if level == 0:  # every row in slot 0: (g) or (g, h), the count apart
                     for c in range(C):
                         w[c] = G[n, c]
-                        w[(n_ch - 1) * C + c] = numba.float32(1.0)
                         if newton:
                             w[C + c] = H[n, c]
                 else:
@@ -342,10 +347,18 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
                 o = out[l]
                 bl = binsT[l]
                 for i in range(stop - start):
-                    ob = o[bl[start + i]]
+                    b = bl[start + i]
+                    ob = o[b]
                     w = W[i]
-                    for m in range(M):
+                    for m in range(Ma):
                         ob[m] += w[m]
+                    if level == 0:
+                        counts[l, b] += 1
+        if level == 0:
+            for l in range(t, L, T):
+                for b in range(B):
+                    for c in range(C):
+                        out[l, b, Ma + c] = numba.float32(counts[l, b])
 
 
 @numba.njit(
