@@ -35,7 +35,10 @@ def bin_thresholds(column: np.ndarray, max_bins: int) -> np.ndarray:
         ``searchsorted(thresholds, x, side="left")``: ``x <= t`` goes left.
     """
     col = np.sort(np.asarray(column, dtype=np.float64))
-    distinct = np.unique(col)
+    first = np.empty(col.size, dtype=bool)  # np.unique's values, from the sorted column
+    first[:1] = True
+    np.not_equal(col[1:], col[:-1], out=first[1:])
+    distinct = col[first]
     if distinct.size <= max_bins:
         return (distinct[:-1] + distinct[1:]) * 0.5
     lo, hi, t = _quantile_positions(col.size, max_bins)
