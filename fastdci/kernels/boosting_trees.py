@@ -241,13 +241,12 @@ _ROW_BLOCK = 256  # rows per parallel task of the fused update (scratch allocate
 
 
 @numba.njit(inline="always")
-def _last_leaf(bins, node, feat, thr, root, n, c):  # pragma: no cover - compiled
-    """Row ``n``'s leaf in class ``c``'s tree: :func:`update_nodes`' descent from its node at
-    the last level (``root``: the tree is a stump and every row sits at node 0)."""
-    j = numba.int32(0) if root else node[n, c]
-    f = feat[j, c]
-    right = (f >= 0) & (bins[n, max(f, 0)] > thr[j, c])
-    return 2 * j + numba.int32(right)
+def _leaf(bins, node, fe, te, stump, n, c):  # pragma: no cover - compiled
+    """Row ``n``'s leaf in class ``c``'s tree: ``node[n, c]``, or for a ``stump`` the side of
+    its split (``fe``/``te`` (1, C): latent and threshold, 255 where it does not split)."""
+    if stump:
+        return numba.int64(bins[n, fe[0, c]] > te[0, c])
+    return numba.int64(node[n, c])
 
 
 @numba.njit(
@@ -256,21 +255,27 @@ def _last_leaf(bins, node, feat, thr, root, n, c):  # pragma: no cover - compile
     parallel=True,
     cache=True,
 )
-def leaf_update_gradients(G, H, node, bins, feat, thr, root, scale, learning_rate, codes, offsets,
+def leaf_update_gradients(G, H, node, bins, feat, thr, stump, scale, learning_rate, codes, offsets,
                           gradients, values, F):  # pragma: no cover - compiled
-    """The round's end in two passes over the rows: the last level's descent
-    (:func:`update_nodes` with that level's ``feat``/``thr`` (J, C)), :func:`leaf_update`, then
-    (when ``gradients``) the next round's ``G``, ``H`` by
+    """The round's end in two passes over the rows: :func:`leaf_update`, then (when
+    ``gradients``) the next round's ``G``, ``H`` by
     :func:`fastdci.kernels.boosting.softmax_gradients` from the updated ``F``, row by row while
     the row is in cache, and ``node`` reset to 0 (the next round's root).
 
-    The same floats as ``update_nodes``, ``leaf_update`` and ``softmax_gradients`` in turn; each
-    row's leaf is computed where it is used instead of written to ``node``, and with ``root``
-    (a stump: every row at node 0) ``node`` is neither read nor written. ``codes`` (N, K)
-    int64 and ``offsets`` (K + 1,) as in ``softmax_gradients``.
+    The same floats as ``leaf_update`` and ``softmax_gradients`` in turn. ``node`` holds every
+    row's leaf, except for a ``stump`` (depth 1): then the rows' leaves are the sides of the
+    split ``feat``/``thr`` (1, C), computed where they are used (as :func:`update_nodes`
+    would), and ``node`` is neither read nor written. ``codes`` (N, K) int64 and ``offsets``
+    (K + 1,) as in ``softmax_gradients``.
     """
     N, C = G.shape
     J = values.shape[0]
+    fe = np.empty(feat.shape, dtype=np.int64)
+    te = np.empty(feat.shape, dtype=np.int64)
+    for p in range(feat.shape[0]):
+        for c in range(C):
+            fe[p, c] = max(feat[p, c], 0)
+            te[p, c] = thr[p, c] if feat[p, c] >= 0 else 255  # no uint8 bin exceeds 255: left
     n_blocks = (N + _LEAF_BLOCK - 1) // _LEAF_BLOCK
     part_g = np.zeros((n_blocks, J, C))
     part_h = np.zeros((n_blocks, J, C))
@@ -279,7 +284,7 @@ def leaf_update_gradients(G, H, node, bins, feat, thr, root, scale, learning_rat
         ph = part_h[blk]
         for n in range(blk * _LEAF_BLOCK, min(N, (blk + 1) * _LEAF_BLOCK)):
             for c in range(C):
-                j = _last_leaf(bins, node, feat, thr, root, n, c)
+                j = _leaf(bins, node, fe, te, stump, n, c)
                 pg[j, c] += G[n, c]
                 ph[j, c] += H[n, c]
     sg = np.zeros((J, C))
@@ -299,8 +304,8 @@ def leaf_update_gradients(G, H, node, bins, feat, thr, root, scale, learning_rat
         icol = np.empty(C, dtype=np.float32)
         for n in range(blk * _ROW_BLOCK, min(N, (blk + 1) * _ROW_BLOCK)):
             for c in range(C):
-                F[n, c] += learning_rate * values[_last_leaf(bins, node, feat, thr, root, n, c), c]
-            if not root:
+                F[n, c] += learning_rate * values[_leaf(bins, node, fe, te, stump, n, c), c]
+            if not stump:
                 for c in range(C):
                     node[n, c] = 0
             if gradients:

@@ -122,7 +122,7 @@ def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
                 feat[r, J - 1 : 2 * J - 1] = f
                 thr[r, J - 1 : 2 * J - 1] = t
                 gain[r, J - 1 : 2 * J - 1] = g
-                if d + 1 < D:  # the last level's descent is fused into the leaf update
+                if D > 1:  # a stump's descent is fused into the leaf update
                     kt.update_nodes(bins, f, t, node)
                 side = (nr < nl).astype(np.uint8)  # build the smaller child
                 parent = hist

@@ -416,12 +416,12 @@ def test_leaf_update_over_many_row_blocks_equals_a_plain_loop(rng):
     np.testing.assert_allclose(F, 1.0 + 0.1 * values[node, np.arange(C)[None, :]], rtol=1e-15)
 
 
-@pytest.mark.parametrize("root", [False, True])
-def test_leaf_update_gradients_is_update_nodes_leaf_update_then_softmax(rng, root):
-    """The fused round end: the last level's descent, the same values, scores and next
-    gradients, bit for bit, and every node back at the root (a stump's nodes untouched)."""
+@pytest.mark.parametrize("stump", [False, True])
+def test_leaf_update_gradients_is_leaf_update_then_softmax(rng, stump):
+    """The fused round end: the same values, scores and next gradients, bit for bit, and every
+    node back at the root; a stump's leaves from its split (its nodes untouched)."""
     offsets = np.array([0, 3, 4, 9, 11], dtype=np.int64)
-    N, C, J, L = 5000, 11, 2 if root else 4, 6
+    N, C, J, L = 5000, 11, 2 if stump else 4, 6
     codes = np.stack([rng.integers(0, b - a, N) for a, b in zip(offsets[:-1], offsets[1:])], 1)
     F = rng.normal(scale=2, size=(N, C))
     G = np.empty((N, C), np.float32)
@@ -430,22 +430,24 @@ def test_leaf_update_gradients_is_update_nodes_leaf_update_then_softmax(rng, roo
     bins = rng.integers(0, 20, size=(N, L)).astype(np.uint8)
     feat = rng.integers(-1, L, size=(J // 2, C)).astype(np.int32)
     thr = rng.integers(0, 20, size=(J // 2, C)).astype(np.int32)
-    node = np.zeros((N, C), np.int32) if root else rng.integers(0, J // 2, size=(N, C)).astype(np.int32)
+    node = np.zeros((N, C), np.int32) if stump else rng.integers(0, J // 2, size=(N, C)).astype(np.int32)
     scale = rng.random(C)
     v1, F1, G1, H1, node1 = np.empty((J, C)), F.copy(), np.empty_like(G), np.empty_like(H), node.copy()
     kt.update_nodes(bins, feat, thr, node1)
+    if not stump:
+        node = node1.copy()  # below a stump the nodes are descended before the leaf update
     kt.leaf_update(G, H, node1, scale, 0.1, v1, F1)
     kb.softmax_gradients(F1, codes, offsets, G1, H1)
     for gradients in (True, False):
         v2, F2, G2, H2 = np.empty((J, C)), F.copy(), G.copy(), H.copy()
-        node2 = np.full((1, C), 7, np.int32) if root else node.copy()
-        kt.leaf_update_gradients(G2, H2, node2, bins, feat, thr, root, scale, 0.1, codes, offsets, gradients,
+        node2 = np.full((1, C), 7, np.int32) if stump else node.copy()
+        kt.leaf_update_gradients(G2, H2, node2, bins, feat, thr, stump, scale, 0.1, codes, offsets, gradients,
                                  v2, F2)
         np.testing.assert_array_equal(v2, v1)
         np.testing.assert_array_equal(F2, F1)
         np.testing.assert_array_equal(G2, G1 if gradients else G)
         np.testing.assert_array_equal(H2, H1 if gradients else H)
-        assert (node2 == 7).all() if root else (node2 == 0).all()
+        assert (node2 == 7).all() if stump else (node2 == 0).all()
 
 
 @pytest.mark.parametrize("name", ["find_splits", "update_nodes", "leaf_update", "predict_raw"])
