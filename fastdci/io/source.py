@@ -239,6 +239,14 @@ class LatentsSource(SplitMixin):
         """The float dtype the latents are computed in (float32 or float64)."""
         return self._dtype if self.latents is None else float_dtype(self.latents)
 
+    def shared(self, key: tuple, compute):
+        """``compute()``, computed once per source and ``key``: what several metrics derive alike
+        from these rows (the booster that DCI and DCI-ES both fit, for one)."""
+        key = ("shared",) + tuple(key)
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
     @property
     def in_memory(self) -> bool:
         return self.latents is not None

@@ -136,3 +136,23 @@ def test_bad_options_say_what_to_do(codes):
         run(codes["aligned"], codes["factors"], n_rounds=1)
     with pytest.raises(InvalidInputError, match="convention"):
         run(codes["aligned"], codes["factors"], convention="paper")
+
+
+def test_evaluate_fits_the_booster_dci_and_dci_es_share_once(codes, monkeypatch):
+    """With the same settings, evaluate fits one booster for DCI and DCI-ES and gives what each
+    metric gives alone; other settings get their own fit."""
+    from fastdci.regressors import GradientBoostedStumps
+
+    x, y = codes["rotated"], codes["factors"]
+    alone = {"dci": fastdci.dci(x, y, backend="cpu", n_rounds=N_ROUNDS).scores(),
+             "dci_es": run(x, y).scores()}
+    fits = []
+    real_fit = GradientBoostedStumps.fit
+    monkeypatch.setattr(GradientBoostedStumps, "fit", lambda self, X, Y: fits.append(1) or real_fit(self, X, Y))
+    report = fastdci.evaluate((x, y), "dci,dci_es", backend="cpu", dci={"n_rounds": N_ROUNDS},
+                              dci_es={"n_rounds": N_ROUNDS})
+    assert len(fits) == 1
+    assert report["dci"].scores() == alone["dci"] and report["dci_es"].scores() == alone["dci_es"]
+    fastdci.evaluate((x, y), "dci,dci_es", backend="cpu", dci={"n_rounds": N_ROUNDS, "max_depth": 1},
+                     dci_es={"n_rounds": N_ROUNDS})
+    assert len(fits) == 3

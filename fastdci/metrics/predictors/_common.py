@@ -25,6 +25,22 @@ def train_test(source, *, test_size: float, random_state: Any, device: str = "cp
     return x_train, y_train, x_test, y_test
 
 
+def fit_shared(source, model, x, y, split: tuple):
+    """``model.fit(x, y)``, or a booster already fitted on the same rows with the same settings.
+
+    A :class:`~fastdci.regressors.GradientBoostedStumps` fit is determined by its parameters
+    and its rows, so DCI and DCI-ES on one source share it; ``split`` names the rows (the
+    split's test size, seed, row cap and device, and which factor columns ``y`` holds). Any
+    other model is fitted as given.
+    """
+    from ...regressors.stumps import GradientBoostedStumps
+
+    if type(model) is not GradientBoostedStumps:
+        return model.fit(x, y)
+    key = ("gbt", split, tuple(sorted((k, repr(v)) for k, v in model.get_params().items())))
+    return source.shared(key, lambda: model.fit(x, y))
+
+
 GBT_DEPTH = 3
 """Depth of ``regressor="gbt"``: scikit-learn's ``GradientBoostingClassifier()`` default, which
 disentanglement_lib's DCI uses."""

@@ -12,7 +12,7 @@ from ...backend import to_numpy
 from ...errors import InvalidInputError
 from .._base import MetricResult
 from ..registry import metric_function, run_metric
-from ._common import CLASSIFY_ONLY, PerFactor, held_out, make_regressor, resolve_by_type, train_test
+from ._common import CLASSIFY_ONLY, PerFactor, fit_shared, held_out, make_regressor, resolve_by_type, train_test
 
 __all__ = ["DCIResult", "DCIStats", "completeness_per_factor", "dci", "disentanglement_per_latent"]
 
@@ -243,7 +243,7 @@ def _fit(source, regressor, options, backend, random_state, test_size, max_train
     if values:
         y, y_test = source.train_test_values(test_size, random_state, max_train)
     y, y_test = y[:, cols], y_test[:, cols]
-    model.fit(x, y)
+    model = fit_shared(source, model, x, y, (test_size, random_state, max_train, backend, tuple(cols), values))
     imp = getattr(model, "feature_importances_", None)
     if imp is None:
         raise InvalidInputError(

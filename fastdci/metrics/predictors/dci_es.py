@@ -34,7 +34,7 @@ import numpy as np
 from ...errors import InvalidInputError
 from .._base import MetricResult
 from ..registry import metric_function, run_metric
-from ._common import GBT_DEPTH, held_out, train_test
+from ._common import GBT_DEPTH, fit_shared, held_out, train_test
 from .dci import DCIStats, _dci_finalize
 
 _EPS = 1e-15
@@ -173,8 +173,9 @@ def _dci_es_stats(source, *, backend: str, random_state: Any, test_size: float =
     if cont.any():
         v, vt = source.train_test_values(test_size, random_state, max_train)
     model = GradientBoostedStumps(n_rounds=n_rounds, learning_rate=learning_rate, max_depth=max_depth,
-                                  max_bins=max_bins, importance=importance, device=backend,
-                                  random_state=seed).fit(x, y)
+                                  max_bins=max_bins, importance=importance, device=backend, random_state=seed)
+    model = fit_shared(source, model, x, y, (test_size, random_state, max_train, backend,
+                                             tuple(range(source.n_factors)), False))
     scorer = _Scorer(model, y, v, cont, loss)
     curves, base, last = _staged_losses(model, xt, yt, vt, scorer)
     train_score = scorer.informativeness(model.decision_function_stacked(x), y, v)
