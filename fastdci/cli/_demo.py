@@ -11,18 +11,8 @@ import typer
 
 from . import app
 from ._common import print_table, show_progress
-
-#: the CPU recipe (benchmarks/demo_recipe.py searched it; results in benchmarks/results/pipeline.md):
-#: disentanglement_lib's beta-VAE and network with a 10x learning rate, sized so the whole demo
-#: takes under 10 minutes on 2 cores
-CPU_RECIPE = {"steps": 3000, "lr": 1e-3, "beta": 4.0}
-CPU_STEPS = CPU_RECIPE["steps"]
-#: the CPU demo encodes every 2nd orientation, posX and posY value: a complete grid of
-#: 3 x 6 x 20 x 16 x 16 = 92,160 images, so every intervention metric still applies
-LATTICE_STRIDES = (1, 1, 2, 2, 2)
-#: GPU defaults: disentanglement_lib's standard run, the full 737,280-image grid
-GPU_STEPS = 300_000
-
+from ._recipes import CPU_RECIPE, CPU_STEPS, GPU_RECIPE, GPU_STEPS, LATTICE_STRIDES
+from ._train import Objective, choice_parser
 
 def lattice_rows(sizes=None, strides=LATTICE_STRIDES):
     """Dataset rows of the sub-grid that keeps every ``strides[k]``-th class of factor k.
@@ -49,7 +39,12 @@ def demo(
                                        "'lattice' (every 2nd orientation/posX/posY: a 92,160-image grid), or a "
                                        "number (random rows; too sparse for Z-max). Default: all with a GPU, "
                                        "lattice without."),
-    beta: float = typer.Option(4.0, "--beta", help="KL weight of the beta-VAE."),
+    objective: Optional[Objective] = typer.Option(
+        None, "--objective", parser=choice_parser(Objective, "--objective"), help=f"beta (beta-VAE), annealed or tcvae (beta-TCVAE)  [default: "
+        f"{CPU_RECIPE['objective']} on CPU, {GPU_RECIPE['objective']} with a GPU]"),
+    beta: Optional[float] = typer.Option(None, "--beta", help=f"KL weight (beta) or total-correlation weight "
+                                         f"(tcvae)  [default: {CPU_RECIPE['beta']:g} on CPU, "
+                                         f"{GPU_RECIPE['beta']:g} with a GPU]"),
     lr: Optional[float] = typer.Option(None, "--lr", help=f"Adam learning rate (default: {CPU_RECIPE['lr']:g} on "
                                        "CPU, disentanglement_lib's 1e-4 with a GPU)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
@@ -75,9 +70,12 @@ def demo(
     # every option is checked before any work starts
     if n_steps < 1:
         raise InvalidInputError(f"--steps must be a positive number of training steps; got {n_steps}.")
+    recipe = GPU_RECIPE if dev == "cuda" else CPU_RECIPE
+    objective = objective.value if objective is not None else recipe["objective"]
+    beta = beta if beta is not None else recipe["beta"]
     if not beta >= 0:
         raise InvalidInputError(f"--beta must be a non-negative KL weight; got {beta}.")
-    learning_rate = lr if lr is not None else (1e-4 if dev == "cuda" else CPU_RECIPE["lr"])
+    learning_rate = lr if lr is not None else recipe["lr"]
     if not (learning_rate > 0 and learning_rate < float("inf")):
         raise InvalidInputError(f"--lr must be a positive learning rate; got {lr}.")
     rows = rows or ("all" if dev == "cuda" else "lattice")
@@ -97,12 +95,14 @@ def demo(
     run_dir, latents = out / "run", out / "latents.h5"
     t0 = time.perf_counter()
 
-    say(f"[1/4] training a beta-VAE (beta={beta}, lr={learning_rate:g}) for {n_steps} steps on {dev} -> {run_dir}")
+    model = {"beta": "beta-VAE", "annealed": "capacity-annealed beta-VAE", "tcvae": "beta-TCVAE"}[objective]
+    say(f"[1/4] training a {model} (beta={beta:g}, lr={learning_rate:g}) for {n_steps} steps on {dev} -> {run_dir}")
     ckpt = run_dir / "checkpoint.pt"
     if ckpt.exists() and not overwrite:
         res = train(out=str(run_dir), steps=n_steps, device=dev, resume=True, progress=progress)
     else:
-        res = train(out=str(run_dir), steps=n_steps, beta=beta, lr=learning_rate, seed=seed, device=dev,
+        res = train(out=str(run_dir), steps=n_steps, objective=objective, beta=beta, lr=learning_rate, seed=seed,
+                    device=dev,
                     overwrite=overwrite,
                     progress=progress, checkpoint_every=max(100, n_steps // 10))
     if res.steps_this_call:

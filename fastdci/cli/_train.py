@@ -21,7 +21,7 @@ import typer
 from ..errors import FastDCIError
 from . import app
 from ._common import OutputFormat, print_json, print_table, show_progress
-from ._demo import CPU_RECIPE, CPU_STEPS, GPU_STEPS
+from ._recipes import CPU_RECIPE, CPU_STEPS, GPU_STEPS
 
 
 class Objective(str, Enum):
@@ -117,8 +117,10 @@ def train_command(
     out: Path = typer.Option(..., "--out", "-o", help="Run directory (checkpoint.pt, config.json, losses.jsonl, PNGs)."),
     objective: Optional[Objective] = typer.Option(
         None, parser=choice_parser(Objective, "--objective"),
-        help="beta-VAE, capacity-annealed beta-VAE or beta-TCVAE  [default: beta]"),
-    beta: Optional[float] = typer.Option(None, help="KL weight (beta) or TC weight (tcvae)  [default: 4]"),
+        help="beta-VAE, capacity-annealed beta-VAE or beta-TCVAE  [default: beta; tcvae, the CPU "
+             "recipe's, on a CPU without --steps and --beta]"),
+    beta: Optional[float] = typer.Option(None, help="KL weight (beta) or TC weight (tcvae)  [default: 4; 6, the CPU "
+                                        "recipe's, on a CPU without --steps and --objective]"),
     gamma: Optional[float] = typer.Option(None, help="Capacity penalty weight (annealed)  [default: 1000]"),
     c_max: Optional[float] = typer.Option(None, "--c-max", help="Final capacity in nats (annealed)  [default: 25]"),
     anneal_steps: Optional[int] = typer.Option(None, help="Steps to reach --c-max (annealed)  [default: 100000]"),
@@ -149,8 +151,9 @@ def train_command(
     Writes checkpoints every --checkpoint-every steps and at the end, losses as JSON lines,
     and reconstructions.png / traversals.png at the end. --resume continues exactly where
     the last checkpoint left off (only --steps and the run-time options may change).
-    Without --steps a new run trains the CPU demo's recipe on a CPU (its steps and, without
-    --lr, its learning rate) and disentanglement_lib's 300,000 steps on a GPU.
+    Without --steps a new run trains the CPU demo's recipe on a CPU (its steps; without --lr,
+    its learning rate; without --objective and --beta, its objective and beta) and
+    disentanglement_lib's 300,000 steps on a GPU.
     """
     from ..train import train
     from ..train.config import resolve_config
@@ -171,10 +174,17 @@ def train_command(
         settings["steps"], why = default_steps(device)
         from ..backend import resolve_device
 
-        if lr is None and resolve_device(device) != "cuda":
-            settings["lr"] = CPU_RECIPE["lr"]
-            why = why.replace(" Pass --steps N", f" With it, the recipe's learning rate {CPU_RECIPE['lr']:g} (pass "
-                                                 "--lr to choose). Pass --steps N")
+        if resolve_device(device) != "cuda":
+            taken = []
+            if objective is None and beta is None:
+                settings["objective"], settings["beta"] = CPU_RECIPE["objective"], CPU_RECIPE["beta"]
+                taken.append(f"objective {CPU_RECIPE['objective']} with beta {CPU_RECIPE['beta']:g}")
+            if lr is None:
+                settings["lr"] = CPU_RECIPE["lr"]
+                taken.append(f"learning rate {CPU_RECIPE['lr']:g}")
+            if taken:
+                why = why.replace(" Pass --steps N", f" With it, the recipe's {' and '.join(taken)} (pass --objective, "
+                                                     "--beta or --lr to choose). Pass --steps N")
         # say it only for a run that will start: a bad setting or an existing run fails in one line
         resolve_config(None, {"out": str(out), **settings})[0].validate()
         if overwrite or not (out / CHECKPOINT_NAME).exists():

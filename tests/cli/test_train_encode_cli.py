@@ -154,6 +154,14 @@ def test_steps_default_depends_on_the_device(capsys, tmp_path, monkeypatch):
     assert json.loads(out)["step"] == 2 and json.loads((run / "config.json").read_text())["steps"] == 2
     assert err.startswith("--steps not given: training 2 steps, the default on a CPU") and err.count("\n") == 1
     assert "Pass --steps N to choose" in err
+    cfg = json.loads((run / "config.json").read_text())  # the CPU recipe's objective, beta and lr
+    assert (cfg["objective"], cfg["beta"], cfg["lr"]) == (T.CPU_RECIPE["objective"], T.CPU_RECIPE["beta"], 1e-3)
+    assert f"the recipe's objective {T.CPU_RECIPE['objective']} with beta {T.CPU_RECIPE['beta']:g}" in err
+    # an objective given keeps its own defaults (beta 4 for the beta-VAE)
+    code, out, err = _run(capsys, "train", "--out", str(tmp_path / "beta"), "--batch-size", "8", "--device", "cpu",
+                          "--objective", "beta", "--no-progress", "--format", "json")
+    cfg = json.loads((tmp_path / "beta" / "config.json").read_text())
+    assert code == 0 and (cfg["objective"], cfg["beta"], cfg["lr"]) == ("beta", 4.0, 1e-3), err
     # a resume without --steps keeps the checkpoint's and says nothing
     code, out, err = _run(capsys, "train", "--out", str(run), "--resume", "--no-progress", "--format", "json")
     assert code == 0 and err == "" and json.loads(out)["steps_this_call"] == 0
