@@ -184,17 +184,18 @@ def update_nodes(bins, feat, thr, node):  # pragma: no cover - compiled
             node[n, c] = 2 * j + numba.int32(right)
 
 
-@numba.njit(
-    numba.void(_f4_2d, _f4_2d, _i4_2d, numba.float64[::1], _f8_2d), parallel=True, cache=True
-)
-def leaf_values(G, H, node, scale, values):  # pragma: no cover - compiled
-    """Newton leaf values of one round: ``values[j, c] = -scale[c] * sum(g) / sum(h)`` over
-    the rows in leaf ``j`` of class ``c``'s tree (0 for an empty leaf or a zero hessian sum
-    below 1e-150, as scikit-learn's ``_safe_divide``); ``scale[c] = (K_c - 1) / K_c``
-    (Friedman 2001, Algorithm 6). ``values`` (2**depth, C) is overwritten. The sums run over
-    fixed blocks of rows in parallel, each in row order, and then over the blocks in order,
-    so the result does not depend on the thread count.
-    """
+@numba.njit(inline="always")
+def _leaf(bins, node, fe, te, stump, n, c):  # pragma: no cover - compiled
+    """Row ``n``'s leaf in class ``c``'s tree: ``node[n, c]``, or for a ``stump`` the side of
+    its split (``fe``/``te`` (1, C): latent and threshold, 255 where it does not split)."""
+    if stump:
+        return numba.int64(bins[n, fe[0, c]] > te[0, c])
+    return numba.int64(node[n, c])
+
+
+@numba.njit(parallel=True, cache=True)
+def _leaf_values(G, H, node, bins, fe, te, stump, scale, values):  # pragma: no cover - compiled
+    """:func:`leaf_values` with each row's leaf from :func:`_leaf`."""
     N, C = G.shape
     J = values.shape[0]
     n_blocks = (N + _LEAF_BLOCK - 1) // _LEAF_BLOCK
@@ -205,7 +206,7 @@ def leaf_values(G, H, node, scale, values):  # pragma: no cover - compiled
         ph = part_h[blk]
         for n in range(blk * _LEAF_BLOCK, min(N, (blk + 1) * _LEAF_BLOCK)):
             for c in range(C):
-                j = node[n, c]
+                j = _leaf(bins, node, fe, te, stump, n, c)
                 pg[j, c] += G[n, c]
                 ph[j, c] += H[n, c]
     sg = np.zeros((J, C))
@@ -219,6 +220,21 @@ def leaf_values(G, H, node, scale, values):  # pragma: no cover - compiled
                 values[j, c] = 0.0
             else:
                 values[j, c] = -scale[c] * sg[j, c] / sh[j, c]
+
+
+@numba.njit(
+    numba.void(_f4_2d, _f4_2d, _i4_2d, numba.float64[::1], _f8_2d), parallel=True, cache=True
+)
+def leaf_values(G, H, node, scale, values):  # pragma: no cover - compiled
+    """Newton leaf values of one round: ``values[j, c] = -scale[c] * sum(g) / sum(h)`` over
+    the rows in leaf ``j`` of class ``c``'s tree (0 for an empty leaf or a zero hessian sum
+    below 1e-150, as scikit-learn's ``_safe_divide``); ``scale[c] = (K_c - 1) / K_c``
+    (Friedman 2001, Algorithm 6). ``values`` (2**depth, C) is overwritten. The sums run over
+    fixed blocks of rows in parallel, each in row order, and then over the blocks in order,
+    so the result does not depend on the thread count.
+    """
+    none = np.zeros((1, 1), dtype=np.int64)
+    _leaf_values(G, H, node, np.zeros((1, 1), dtype=np.uint8), none, none, False, scale, values)
 
 
 @numba.njit(
@@ -238,15 +254,6 @@ def leaf_update(G, H, node, scale, learning_rate, values, F):  # pragma: no cove
 
 
 _ROW_BLOCK = 256  # rows per parallel task of the fused update (scratch allocated per task)
-
-
-@numba.njit(inline="always")
-def _leaf(bins, node, fe, te, stump, n, c):  # pragma: no cover - compiled
-    """Row ``n``'s leaf in class ``c``'s tree: ``node[n, c]``, or for a ``stump`` the side of
-    its split (``fe``/``te`` (1, C): latent and threshold, 255 where it does not split)."""
-    if stump:
-        return numba.int64(bins[n, fe[0, c]] > te[0, c])
-    return numba.int64(node[n, c])
 
 
 @numba.njit(
@@ -269,35 +276,13 @@ def leaf_update_gradients(G, H, node, bins, feat, thr, stump, scale, learning_ra
     (K + 1,) as in ``softmax_gradients``.
     """
     N, C = G.shape
-    J = values.shape[0]
     fe = np.empty(feat.shape, dtype=np.int64)
     te = np.empty(feat.shape, dtype=np.int64)
     for p in range(feat.shape[0]):
         for c in range(C):
             fe[p, c] = max(feat[p, c], 0)
             te[p, c] = thr[p, c] if feat[p, c] >= 0 else 255  # no uint8 bin exceeds 255: left
-    n_blocks = (N + _LEAF_BLOCK - 1) // _LEAF_BLOCK
-    part_g = np.zeros((n_blocks, J, C))
-    part_h = np.zeros((n_blocks, J, C))
-    for blk in prange(n_blocks):  # leaf sums as leaf_values: fixed blocks, rows in order
-        pg = part_g[blk]
-        ph = part_h[blk]
-        for n in range(blk * _LEAF_BLOCK, min(N, (blk + 1) * _LEAF_BLOCK)):
-            for c in range(C):
-                j = _leaf(bins, node, fe, te, stump, n, c)
-                pg[j, c] += G[n, c]
-                ph[j, c] += H[n, c]
-    sg = np.zeros((J, C))
-    sh = np.zeros((J, C))
-    for blk in range(n_blocks):
-        sg += part_g[blk]
-        sh += part_h[blk]
-    for j in range(J):
-        for c in range(C):
-            if abs(sh[j, c]) < 1e-150:
-                values[j, c] = 0.0
-            else:
-                values[j, c] = -scale[c] * sg[j, c] / sh[j, c]
+    _leaf_values(G, H, node, bins, fe, te, stump, scale, values)
     n_rows = (N + _ROW_BLOCK - 1) // _ROW_BLOCK
     for blk in prange(n_rows):
         mcol = np.empty(C)
