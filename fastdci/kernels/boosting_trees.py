@@ -23,6 +23,7 @@ from numba import prange
 from .boosting import softmax_row
 
 __all__ = [
+    "argmax_classes",
     "find_splits",
     "leaf_update",
     "leaf_update_gradients",
@@ -348,3 +349,19 @@ def predict_raw(bins, feat, thr, values, learning_rate, F):  # pragma: no cover 
                         right = 1
                     j = 2 * j + right
                 F[n, c] += learning_rate * values[r, j, c]
+
+
+@numba.njit(numba.void(_f8_2d, numba.int64[::1], numba.int64[:, ::1]), parallel=True, cache=True)
+def argmax_classes(F, offsets, out):  # pragma: no cover - compiled
+    """``out[n, k]``: the position of row ``n``'s highest raw score among factor ``k``'s
+    columns ``F[n, offsets[k]:offsets[k + 1]]`` (the first of tied scores, as ``np.argmax``)."""
+    N = F.shape[0]
+    K = offsets.shape[0] - 1
+    for n in prange(N):
+        for k in range(K):
+            a = offsets[k]
+            best = a
+            for c in range(a + 1, offsets[k + 1]):
+                if F[n, c] > F[n, best]:
+                    best = c
+            out[n, k] = best - a

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._threads import free_cpus
 from ..backend import to_numpy
 from ..errors import InvalidInputError
 from ..kernels import boosting as kb
@@ -224,7 +225,7 @@ class GradientBoostedStumps(BatchedClassifier):
         """Bin and boost with ``engine`` ("numba" on CPU, "torch" on any device)."""
         if engine == "numba":
             Xn = np.ascontiguousarray(to_numpy(X), dtype=np.float64)
-            self.bin_thresholds_ = [bin_thresholds(Xn[:, l], self.max_bins) for l in range(Xn.shape[1])]
+            self.bin_thresholds_ = _thresholds(Xn, self.max_bins)
             bins = self._bins_numpy(Xn)
             self.trees_, F = boost_numba(bins, codes, enc, self._n_bins(), self._settings())
             F = torch.from_numpy(F)
@@ -301,11 +302,28 @@ class GradientBoostedStumps(BatchedClassifier):
         """Class positions (N, K) of the highest raw score per factor (the softmax's argmax,
         without the softmax; the first of tied scores)."""
         o = self._offsets
+        if F.device.type == "cpu":
+            out = np.empty((F.shape[0], len(o) - 1), dtype=np.int64)
+            kt.argmax_classes(np.ascontiguousarray(F.numpy(), dtype=np.float64), np.asarray(o, dtype=np.int64), out)
+            return out
         return np.stack([to_numpy(torch.argmax(F[:, o[k] : o[k + 1]], dim=1)) for k in range(len(o) - 1)],
                         axis=1)
 
 
 # ---------------------------------------------------------------------- inputs
+
+
+def _thresholds(Xn: np.ndarray, max_bins: int) -> list[np.ndarray]:
+    """Every latent's bin edges; the latents' sorts on the free cores (NumPy's sort releases
+    the GIL) when there are rows enough to pay for the threads."""
+    cols = [Xn[:, l] for l in range(Xn.shape[1])]
+    workers = min(len(cols), free_cpus()) if Xn.shape[0] >= 100_000 else 1
+    if workers <= 1:
+        return [bin_thresholds(c, max_bins) for c in cols]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda c: bin_thresholds(c, max_bins), cols))
 
 
 def _to_tensor(X: Any, device: torch.device) -> torch.Tensor:

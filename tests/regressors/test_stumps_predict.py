@@ -72,3 +72,14 @@ def test_train_accuracy_equals_score_on_the_rows_fitted(rng, depth, criterion):
     b.classes_, b.n_features_in_ = list(enc.classes), X.shape[1]
     b._fit_engine(X, codes, enc, "torch")
     np.testing.assert_array_equal(b.train_accuracy_, model.train_accuracy_)
+
+
+def test_argmax_classes_is_numpys_argmax_per_factor_ties_included(rng):
+    from fastdci.kernels.boosting_trees import argmax_classes
+
+    offsets = np.array([0, 3, 4, 11], dtype=np.int64)
+    F = rng.integers(0, 3, size=(500, 11)).astype(np.float64)  # many exact ties
+    out = np.empty((500, 3), dtype=np.int64)
+    argmax_classes(F, offsets, out)
+    want = np.stack([F[:, a:b].argmax(axis=1) for a, b in zip(offsets[:-1], offsets[1:])], axis=1)
+    np.testing.assert_array_equal(out, want)
