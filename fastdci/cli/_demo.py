@@ -14,6 +14,7 @@ from ._common import print_table, show_progress
 from ._recipes import CPU_RECIPE, CPU_STEPS, GPU_RECIPE, GPU_STEPS, LATTICE_STRIDES
 from ._train import Objective, choice_parser
 
+
 def lattice_rows(sizes=None, strides=LATTICE_STRIDES):
     """Dataset rows of the sub-grid that keeps every ``strides[k]``-th class of factor k.
 
@@ -40,8 +41,9 @@ def demo(
                                        "number (random rows; too sparse for Z-max). Default: all with a GPU, "
                                        "lattice without."),
     objective: Optional[Objective] = typer.Option(
-        None, "--objective", parser=choice_parser(Objective, "--objective"), help=f"beta (beta-VAE), annealed or tcvae (beta-TCVAE)  [default: "
-        f"{CPU_RECIPE['objective']} on CPU, {GPU_RECIPE['objective']} with a GPU]"),
+        None, "--objective", parser=choice_parser(Objective, "--objective"),
+        help=f"beta (beta-VAE), annealed or tcvae (beta-TCVAE)  [default: {CPU_RECIPE['objective']} on CPU, "
+             f"{GPU_RECIPE['objective']} with a GPU]"),
     beta: Optional[float] = typer.Option(None, "--beta", help=f"KL weight (beta) or total-correlation weight "
                                          f"(tcvae)  [default: {CPU_RECIPE['beta']:g} on CPU, "
                                          f"{GPU_RECIPE['beta']:g} with a GPU]"),

@@ -65,7 +65,7 @@ def _leaf_scale(enc: ClassEncoding) -> np.ndarray:
     return np.concatenate([np.full(n, (n - 1) / n) for n in enc.n_classes]).astype(np.float64)
 
 
-def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
+def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> tuple[Trees, np.ndarray]:
     """Grow the ensemble with the Numba kernels: ``bins`` (N, L) uint8 numpy, ``codes`` (N, K)
     class positions, ``n_bins`` (L,) bins in use per latent, ``s`` the settings. Returns the
     trees and the final raw scores (N, C) of the rows fitted."""
@@ -133,7 +133,7 @@ def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
     return Trees(feat, thr, gain, values, init), F
 
 
-def boost_torch(bins, codes, enc: ClassEncoding, n_bins, s) -> Trees:
+def boost_torch(bins, codes, enc: ClassEncoding, n_bins, s) -> tuple[Trees, torch.Tensor]:
     """:func:`boost_numba` with the torch twins, on the device of ``bins`` (a uint8 tensor);
     the raw scores returned are a tensor there."""
     dev = bins.device

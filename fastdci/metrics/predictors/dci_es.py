@@ -178,7 +178,9 @@ def _dci_es_stats(source, *, backend: str, random_state: Any, test_size: float =
                                              tuple(range(source.n_factors)), False))
     scorer = _Scorer(model, y, v, cont, loss)
     curves, base, last = _staged_losses(model, xt, yt, vt, scorer)
-    train_score = scorer.informativeness(model.decision_function_stacked(x), y, v)
+    # on classes only, the fit's own training accuracy is DCI's informativeness (no second prediction)
+    train_score = (np.asarray(model.train_accuracy_, dtype=np.float64) if not cont.any()
+                   else scorer.informativeness(model.decision_function_stacked(x), y, v))
     dci = DCIStats(importance=np.asarray(model.feature_importances_, dtype=np.float64),
                    informativeness_train=train_score, informativeness_test=last, n_train=int(x.shape[0]),
                    n_test=int(xt.shape[0]), regressor="gbt",
