@@ -21,6 +21,8 @@ import numba
 import numpy as np
 from numba import prange
 
+from .float32_exp import exp_nonpositive
+
 __all__ = [
     "apply_bins",
     "build_level_weights",
@@ -69,33 +71,6 @@ def apply_bins(X, edges, edge_offsets, out):  # pragma: no cover - compiled
 
 # ----------------------------------------------------------------------------- gradients
 
-_POW2 = (2.0 ** np.arange(-126, 1)).astype(np.float32)  # 2**n for n = -126 .. 0
-
-
-@numba.njit(inline="always")
-def _exp_nonpositive(x):  # pragma: no cover - compiled
-    """``exp(x)`` in float32 for ``x <= 0``, within 1 ulp; inputs below -87 give ``exp(-87)``.
-
-    Cephes' ``expf`` (Moshier): ``x = n ln2 + r`` with ``|r| <= ln2 / 2`` (ln2 split in
-    two parts), a degree-7 polynomial for ``exp(r)``, and ``2**n`` from a table. Written
-    out because it vectorises, where the libm call does not; values below ``exp(-87)``
-    (1.6e-38) only ever enter softmax sums whose largest term is 1. (torch's float32 exp,
-    used by the CUDA path, goes on down to 0 below about -104: the two differ only for a
-    leaf whose every row is that saturated.) A NaN stays NaN: the table index is clamped.
-    """
-    x = max(x, numba.float32(-87.0))
-    n = np.floor(x * numba.float32(1.44269504088896341) + numba.float32(0.5))
-    r = x - n * numba.float32(0.693359375) - n * numba.float32(-2.12194440e-4)
-    p = numba.float32(1.9875691500e-4)
-    p = p * r + numba.float32(1.3981999507e-3)
-    p = p * r + numba.float32(8.3334519073e-3)
-    p = p * r + numba.float32(4.1665795894e-2)
-    p = p * r + numba.float32(1.6666665459e-1)
-    p = p * r + numba.float32(5.0000001201e-1)
-    p = p * (r * r) + r + numba.float32(1.0)
-    return p * _POW2[min(max(numba.int32(n) + 126, 0), 126)]
-
-
 _SOFTMAX_BLOCK = 256  # rows per parallel task of the softmax (buffers allocated per task)
 
 
@@ -118,7 +93,7 @@ def softmax_row(F, codes, offsets, n, mcol, icol, G, H):  # pragma: no cover - c
         for c in range(a, b):
             mcol[c] = m
     for c in range(C):
-        G[n, c] = _exp_nonpositive(numba.float32(F[n, c] - mcol[c]))
+        G[n, c] = exp_nonpositive(numba.float32(F[n, c] - mcol[c]))
     for k in range(K):
         a = offsets[k]
         b = offsets[k + 1]
@@ -148,7 +123,7 @@ def softmax_gradients(F, codes, offsets, G, H):  # pragma: no cover - compiled
     ``F`` (N, C) float64 raw scores; ``codes`` (N, K) class positions within each factor;
     ``offsets`` (K + 1,). Writes float32 ``G[n, c] = p - y`` and ``H[n, c] = p (1 - p)``
     where ``p`` is the softmax of ``F[n, offsets[k]:offsets[k + 1]]`` (exponentials in
-    float32 after subtracting the row maximum, by :func:`_exp_nonpositive`; the sum in class
+    float32 after subtracting the row maximum, by :func:`fastdci.kernels.float32_exp.exp_nonpositive`; the sum in class
     order) and ``y`` the one-hot target.
     """
     N, C = F.shape

@@ -186,17 +186,19 @@ def update_nodes(bins, feat, thr, node):  # pragma: no cover - compiled
 
 
 @numba.njit(inline="always")
-def _leaf(bins, node, fe, te, stump, n, c):  # pragma: no cover - compiled
-    """Row ``n``'s leaf in class ``c``'s tree: ``node[n, c]``, or for a ``stump`` the side of
-    its split (``fe``/``te`` (1, C): latent and threshold, 255 where it does not split)."""
-    if stump:
-        return numba.int64(bins[n, fe[0, c]] > te[0, c])
-    return numba.int64(node[n, c])
+def _newton_values(sg, sh, scale, values):  # pragma: no cover - compiled
+    """``values[j, c] = -scale[c] * sg[j, c] / sh[j, c]``, 0 where ``|sh| < 1e-150``."""
+    for j in range(values.shape[0]):
+        for c in range(values.shape[1]):
+            if abs(sh[j, c]) < 1e-150:
+                values[j, c] = 0.0
+            else:
+                values[j, c] = -scale[c] * sg[j, c] / sh[j, c]
 
 
 @numba.njit(parallel=True, cache=True)
-def _leaf_values(G, H, node, bins, fe, te, stump, scale, values):  # pragma: no cover - compiled
-    """:func:`leaf_values` with each row's leaf from :func:`_leaf`."""
+def _leaf_values(G, H, node, scale, values):  # pragma: no cover - compiled
+    """:func:`leaf_values`."""
     N, C = G.shape
     J = values.shape[0]
     n_blocks = (N + _LEAF_BLOCK - 1) // _LEAF_BLOCK
@@ -207,7 +209,7 @@ def _leaf_values(G, H, node, bins, fe, te, stump, scale, values):  # pragma: no 
         ph = part_h[blk]
         for n in range(blk * _LEAF_BLOCK, min(N, (blk + 1) * _LEAF_BLOCK)):
             for c in range(C):
-                j = _leaf(bins, node, fe, te, stump, n, c)
+                j = node[n, c]
                 pg[j, c] += G[n, c]
                 ph[j, c] += H[n, c]
     sg = np.zeros((J, C))
@@ -215,17 +217,39 @@ def _leaf_values(G, H, node, bins, fe, te, stump, scale, values):  # pragma: no 
     for blk in range(n_blocks):
         sg += part_g[blk]
         sh += part_h[blk]
-    for j in range(J):
-        for c in range(C):
-            if abs(sh[j, c]) < 1e-150:
-                values[j, c] = 0.0
-            else:
-                values[j, c] = -scale[c] * sg[j, c] / sh[j, c]
+    _newton_values(sg, sh, scale, values)
 
 
-@numba.njit(
-    numba.void(_f4_2d, _f4_2d, _i4_2d, numba.float64[::1], _f8_2d), parallel=True, cache=True
-)
+@numba.njit(parallel=True, cache=True)
+def _stump_leaf_values(G, H, bins, fe, te, scale, values):  # pragma: no cover - compiled
+    """:func:`leaf_values` of stumps, each row's side computed from its bins: right when
+    ``bins[n, fe[c]] > te[c]`` (``fe``, ``te`` (C,) int64). Both sides' sums are kept for
+    every row (a row adds 0.0 to the other side, which leaves every sum as it is), so the
+    class loop has no data-dependent store; the same floats as :func:`_leaf_values`."""
+    N, C = G.shape
+    n_blocks = (N + _LEAF_BLOCK - 1) // _LEAF_BLOCK
+    part = np.zeros((n_blocks, 4, C))  # per block: g left, g right, h left, h right
+    for blk in prange(n_blocks):
+        g0 = part[blk, 0]
+        g1 = part[blk, 1]
+        h0 = part[blk, 2]
+        h1 = part[blk, 3]
+        for n in range(blk * _LEAF_BLOCK, min(N, (blk + 1) * _LEAF_BLOCK)):
+            for c in range(C):
+                right = bins[n, fe[c]] > te[c]
+                g = numba.float64(G[n, c])
+                h = numba.float64(H[n, c])
+                g0[c] += 0.0 if right else g
+                g1[c] += g if right else 0.0
+                h0[c] += 0.0 if right else h
+                h1[c] += h if right else 0.0
+    s = np.zeros((4, C))
+    for blk in range(n_blocks):
+        s += part[blk]
+    _newton_values(s[0:2], s[2:4], scale, values)
+
+
+@numba.njit(numba.void(_f4_2d, _f4_2d, _i4_2d, numba.float64[::1], _f8_2d), cache=True)
 def leaf_values(G, H, node, scale, values):  # pragma: no cover - compiled
     """Newton leaf values of one round: ``values[j, c] = -scale[c] * sum(g) / sum(h)`` over
     the rows in leaf ``j`` of class ``c``'s tree (0 for an empty leaf or a zero hessian sum
@@ -234,8 +258,7 @@ def leaf_values(G, H, node, scale, values):  # pragma: no cover - compiled
     fixed blocks of rows in parallel, each in row order, and then over the blocks in order,
     so the result does not depend on the thread count.
     """
-    none = np.zeros((1, 1), dtype=np.int64)
-    _leaf_values(G, H, node, np.zeros((1, 1), dtype=np.uint8), none, none, False, scale, values)
+    _leaf_values(G, H, node, scale, values)
 
 
 @numba.njit(
@@ -277,22 +300,27 @@ def leaf_update_gradients(G, H, node, bins, feat, thr, stump, scale, learning_ra
     (K + 1,) as in ``softmax_gradients``.
     """
     N, C = G.shape
-    fe = np.empty(feat.shape, dtype=np.int64)
-    te = np.empty(feat.shape, dtype=np.int64)
-    for p in range(feat.shape[0]):
+    fe = np.zeros(C, dtype=np.int64)
+    te = np.zeros(C, dtype=np.int64)
+    if stump:
         for c in range(C):
-            fe[p, c] = max(feat[p, c], 0)
-            te[p, c] = thr[p, c] if feat[p, c] >= 0 else 255  # no uint8 bin exceeds 255: left
-    _leaf_values(G, H, node, bins, fe, te, stump, scale, values)
+            fe[c] = max(feat[0, c], 0)
+            te[c] = thr[0, c] if feat[0, c] >= 0 else 255  # no uint8 bin exceeds 255: left
+        _stump_leaf_values(G, H, bins, fe, te, scale, values)
+    else:
+        _leaf_values(G, H, node, scale, values)
     n_rows = (N + _ROW_BLOCK - 1) // _ROW_BLOCK
     for blk in prange(n_rows):
         mcol = np.empty(C)
         icol = np.empty(C, dtype=np.float32)
         for n in range(blk * _ROW_BLOCK, min(N, (blk + 1) * _ROW_BLOCK)):
-            for c in range(C):
-                F[n, c] += learning_rate * values[_leaf(bins, node, fe, te, stump, n, c), c]
-            if not stump:
+            if stump:
                 for c in range(C):
+                    v = values[1, c] if bins[n, fe[c]] > te[c] else values[0, c]
+                    F[n, c] += learning_rate * v
+            else:
+                for c in range(C):
+                    F[n, c] += learning_rate * values[node[n, c], c]
                     node[n, c] = 0
             if gradients:
                 softmax_row(F, codes, offsets, n, mcol, icol, G, H)
