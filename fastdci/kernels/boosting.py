@@ -1,6 +1,6 @@
 """Numba kernels of the batched histogram gradient booster (:mod:`fastdci.regressors.stumps`) up
 to a level's histograms: binning the latents (:func:`apply_bins`), the multinomial deviance's
-gradients and hessians (:func:`softmax_gradients`, row by row :func:`softmax_row`) and the
+gradients and hessians (:func:`softmax_gradients`, in :mod:`fastdci.kernels.boosting_softmax`) and the
 per-level histograms (:func:`level_histogram`, which the booster runs: the per-row weights of
 :func:`build_level_weights` summed by :func:`histogram` in one pass; :func:`sibling_subtract`);
 the tree growth that reads those histograms is in :mod:`fastdci.kernels.boosting_trees`, the
@@ -21,7 +21,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from .float32_exp import exp_nonpositive
+from .boosting_softmax import softmax_gradients
 
 __all__ = [
     "apply_bins",
@@ -71,69 +71,8 @@ def apply_bins(X, edges, edge_offsets, out):  # pragma: no cover - compiled
 
 # ----------------------------------------------------------------------------- gradients
 
-_SOFTMAX_BLOCK = 256  # rows per parallel task of the softmax (buffers allocated per task)
-
-
-@numba.njit(inline="always")
-def softmax_row(F, codes, offsets, n, mcol, icol, G, H):  # pragma: no cover - compiled
-    """Row ``n`` of :func:`softmax_gradients`, the class loops running over the whole stacked
-    axis: the per-factor maximum and ``1 / sum`` are first spread over the factor's columns
-    (``mcol`` (C,) float64, ``icol`` (C,) float32 scratch), so that the exponentials and the
-    ``p``, ``h``, ``g`` loops vectorise over all ``C`` classes instead of 3-40 at a time; the
-    operations and the order of every sum are those of a per-factor loop."""
-    C = F.shape[1]
-    K = codes.shape[1]
-    for k in range(K):
-        a = offsets[k]
-        b = offsets[k + 1]
-        m = F[n, a]
-        for c in range(a + 1, b):
-            if F[n, c] > m:
-                m = F[n, c]
-        for c in range(a, b):
-            mcol[c] = m
-    for c in range(C):
-        G[n, c] = exp_nonpositive(numba.float32(F[n, c] - mcol[c]))
-    for k in range(K):
-        a = offsets[k]
-        b = offsets[k + 1]
-        s = numba.float32(0.0)
-        for c in range(a, b):
-            s += G[n, c]
-        inv = numba.float32(1.0) / s
-        for c in range(a, b):
-            icol[c] = inv
-    for c in range(C):
-        p = G[n, c] * icol[c]
-        H[n, c] = p * (numba.float32(1.0) - p)
-        G[n, c] = p
-    for k in range(K):
-        y = offsets[k] + codes[n, k]
-        G[n, y] = G[n, y] - numba.float32(1.0)
-
-
-@numba.njit(
-    numba.void(_f8_2d, _i8_2d, numba.int64[::1], _f4_2d, _f4_2d),
-    parallel=True,
-    cache=True,
-)
-def softmax_gradients(F, codes, offsets, G, H):  # pragma: no cover - compiled
-    """Softmax per factor and the multinomial deviance's gradient and hessian.
-
-    ``F`` (N, C) float64 raw scores; ``codes`` (N, K) class positions within each factor;
-    ``offsets`` (K + 1,). Writes float32 ``G[n, c] = p - y`` and ``H[n, c] = p (1 - p)``
-    where ``p`` is the softmax of ``F[n, offsets[k]:offsets[k + 1]]`` (exponentials in
-    float32 after subtracting the row maximum, by :func:`fastdci.kernels.float32_exp.exp_nonpositive`; the sum in class
-    order) and ``y`` the one-hot target.
-    """
-    N, C = F.shape
-    n_blocks = (N + _SOFTMAX_BLOCK - 1) // _SOFTMAX_BLOCK
-    for blk in prange(n_blocks):
-        mcol = np.empty(C)
-        icol = np.empty(C, dtype=np.float32)
-        for n in range(blk * _SOFTMAX_BLOCK, min(N, (blk + 1) * _SOFTMAX_BLOCK)):
-            softmax_row(F, codes, offsets, n, mcol, icol, G, H)
-
+# softmax_gradients and the row-group kernel the booster's fused update shares with it:
+# fastdci.kernels.boosting_softmax
 
 # ----------------------------------------------------------------------------- histograms
 

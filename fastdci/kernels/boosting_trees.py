@@ -20,7 +20,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from .boosting import softmax_row
+from .boosting_softmax import ROWS, softmax_rows
 
 __all__ = [
     "argmax_classes",
@@ -290,8 +290,8 @@ def leaf_update_gradients(G, H, node, bins, feat, thr, stump, scale, learning_ra
                           gradients, values, F):  # pragma: no cover - compiled
     """The round's end in two passes over the rows: :func:`leaf_update`, then (when
     ``gradients``) the next round's ``G``, ``H`` by
-    :func:`fastdci.kernels.boosting.softmax_gradients` from the updated ``F``, row by row while
-    the row is in cache, and ``node`` reset to 0 (the next round's root).
+    :func:`fastdci.kernels.boosting_softmax.softmax_gradients` from the updated ``F``, a block of
+    rows at a time while the block is in cache, and ``node`` reset to 0 (the next round's root).
 
     The same floats as ``leaf_update`` and ``softmax_gradients`` in turn. ``node`` holds every
     row's leaf, except for a ``stump`` (depth 1): then the rows' leaves are the sides of the
@@ -311,9 +311,11 @@ def leaf_update_gradients(G, H, node, bins, feat, thr, stump, scale, learning_ra
         _leaf_values(G, H, node, scale, values)
     n_rows = (N + _ROW_BLOCK - 1) // _ROW_BLOCK
     for blk in prange(n_rows):
-        mcol = np.empty(C)
-        icol = np.empty(C, dtype=np.float32)
-        for n in range(blk * _ROW_BLOCK, min(N, (blk + 1) * _ROW_BLOCK)):
+        mcol = np.empty((ROWS, C))
+        icol = np.empty((ROWS, C), dtype=np.float32)
+        lo = blk * _ROW_BLOCK
+        hi = min(N, lo + _ROW_BLOCK)
+        for n in range(lo, hi):
             if stump:
                 for c in range(C):
                     v = values[1, c] if bins[n, fe[c]] > te[c] else values[0, c]
@@ -322,8 +324,9 @@ def leaf_update_gradients(G, H, node, bins, feat, thr, stump, scale, learning_ra
                 for c in range(C):
                     F[n, c] += learning_rate * values[node[n, c], c]
                     node[n, c] = 0
-            if gradients:
-                softmax_row(F, codes, offsets, n, mcol, icol, G, H)
+        if gradients:
+            for n0 in range(lo, hi, ROWS):
+                softmax_rows(F, codes, offsets, n0, min(ROWS, hi - n0), mcol, icol, G, H)
 
 
 @numba.njit(
