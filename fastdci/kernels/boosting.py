@@ -164,9 +164,9 @@ def histogram(binsT, W, out):  # pragma: no cover - compiled
 
 
 @numba.njit(inline="always")
-def _row_weights(G, H, node, side, newton, n, S, C, w):  # pragma: no cover - compiled
-    """Row ``n``'s weights ``(S, ch, C)`` flattened into ``w``, below the root: the values
-    :func:`build_level_weights` writes (the same products, so the same floats)."""
+def _row_weights(G, H, node, side, newton, n, S, C, W, i):  # pragma: no cover - compiled
+    """Row ``n``'s weights ``(S, ch, C)`` flattened into row ``i`` of ``W``, below the root: the
+    values :func:`build_level_weights` writes (the same products, so the same floats)."""
     n_ch = 3 if newton else 2
     if S > 2:
         for c in range(C):
@@ -176,10 +176,10 @@ def _row_weights(G, H, node, side, newton, n, S, C, w):  # pragma: no cover - co
             for s in range(S):
                 base = s * n_ch * C
                 hit = on and s == p
-                w[base + c] = G[n, c] if hit else numba.float32(0.0)
-                w[base + C + c] = (H[n, c] if newton else numba.float32(1.0)) if hit else numba.float32(0.0)
+                W[i, base + c] = G[n, c] if hit else numba.float32(0.0)
+                W[i, base + C + c] = (H[n, c] if newton else numba.float32(1.0)) if hit else numba.float32(0.0)
                 if newton:
-                    w[base + 2 * C + c] = numba.float32(1.0) if hit else numba.float32(0.0)
+                    W[i, base + 2 * C + c] = numba.float32(1.0) if hit else numba.float32(0.0)
         return
     for c in range(C):  # branch-free, as build_level_weights
         j = node[n, c]
@@ -190,20 +190,20 @@ def _row_weights(G, H, node, side, newton, n, S, C, w):  # pragma: no cover - co
         g = G[n, c] * keep
         wt = (H[n, c] if newton else numba.float32(1.0)) * keep
         if S == 1:
-            w[c] = g
-            w[C + c] = wt
+            W[i, c] = g
+            W[i, C + c] = wt
             if newton:
-                w[2 * C + c] = keep
+                W[i, 2 * C + c] = keep
         else:
             pf = numba.float32(p)
             q = numba.float32(1.0) - pf
-            w[c] = g * q
-            w[C + c] = wt * q
-            w[n_ch * C + c] = g * pf
-            w[n_ch * C + C + c] = wt * pf
+            W[i, c] = g * q
+            W[i, C + c] = wt * q
+            W[i, n_ch * C + c] = g * pf
+            W[i, n_ch * C + C + c] = wt * pf
             if newton:
-                w[2 * C + c] = keep * q
-                w[n_ch * C + 2 * C + c] = keep * pf
+                W[i, 2 * C + c] = keep * q
+                W[i, n_ch * C + 2 * C + c] = keep * pf
 
 
 _HIST_BLOCK_FLOATS = 1 << 20  # weights of one row block (4 MB), kept in cache for every latent
@@ -223,10 +223,11 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
     ``node`` (N, C) int32; ``side`` (S, C) uint8; ``out`` (L, B, S * ch * C) float32,
     overwritten, equal to ``histogram(binsT, W)`` for ``W`` the weights that
     ``build_level_weights`` writes with ``Wt = H`` (``newton``, 3 channels) or ``Wt = 1``
-    (2 channels). The latents are dealt to ``n_groups`` tasks (the thread count; any
-    value >= 1 gives the same result); each task walks the rows in blocks, writes the block's weights once into a buffer that stays in cache and adds them
-    into each of its latents, so every bin's sum runs over the rows in order (as
-    :func:`histogram`) whatever the thread count. At level 0 the row-count channel is each
+    (2 channels). The rows are taken in blocks: all threads write a block's weights once into
+    a buffer that stays in cache, then the latents are dealt to ``n_groups`` tasks (the thread
+    count; any value >= 1 gives the same result), each adding the block's rows in order into
+    its latents, so every bin's sum runs over the rows in order (as :func:`histogram`)
+    whatever the thread count. At level 0 the row-count channel is each
     bin's integer row count (the float32 sum of ones, exactly, below 2**24 rows).
     """
     L, N = binsT.shape
@@ -240,23 +241,21 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
     # at the root every row counts 1 in every class: the count channel is the bin's row count,
     # counted once per latent (exact integers, as float32 sums of ones below 2**24 rows)
     Ma = (n_ch - 1) * C if level == 0 else M
-    for t in prange(T):
-        for l in range(t, L, T):
-            out[l] = 0.0
-        W = np.zeros((blk, M), dtype=np.float32)
-        counts = np.zeros((L, B), dtype=np.int64)
-        for start in range(0, N, blk):
-            stop = min(N, start + blk)
-            for i in range(stop - start):
-                n = start + i
-                w = W[i]
-                if level == 0:  # every row in slot 0: (g) or (g, h), the count apart
-                    for c in range(C):
-                        w[c] = G[n, c]
-                        if newton:
-                            w[C + c] = H[n, c]
-                else:
-                    _row_weights(G, H, node, side, newton, n, S, C, w)
+    out[:] = 0.0
+    W = np.zeros((blk, M), dtype=np.float32)
+    counts = np.zeros((L, B), dtype=np.int64)
+    for start in range(0, N, blk):
+        stop = min(N, start + blk)
+        for i in prange(stop - start):
+            n = start + i
+            if level == 0:  # every row in slot 0: (g) or (g, h), the count apart
+                for c in range(C):
+                    W[i, c] = G[n, c]
+                    if newton:
+                        W[i, C + c] = H[n, c]
+            else:
+                _row_weights(G, H, node, side, newton, n, S, C, W, i)
+        for t in prange(T):
             for l in range(t, L, T):
                 o = out[l]
                 bl = binsT[l]
@@ -268,11 +267,11 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
                         ob[m] += w[m]
                     if level == 0:
                         counts[l, b] += 1
-        if level == 0:
-            for l in range(t, L, T):
-                for b in range(B):
-                    for c in range(C):
-                        out[l, b, Ma + c] = numba.float32(counts[l, b])
+    if level == 0:
+        for l in prange(L):
+            for b in range(B):
+                for c in range(C):
+                    out[l, b, Ma + c] = numba.float32(counts[l, b])
 
 
 @numba.njit(
