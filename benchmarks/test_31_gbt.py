@@ -17,6 +17,11 @@ issue's unit: all threads of this process; ``wall_s``; the load average before a
 - ``gbt-dci-mixed``: the whole DCI on disentanglement_lib's "mixed" code with the shape and
   scale factors (``DCI_FACTORS``): :func:`fastdci.dci` with ``regressor="gbt"`` at depth 1
   and 3 against the recipe (fit per factor, importances, train and test accuracy).
+- ``gbt-paired``: the ratios that matter taken pair by pair, because this machine's speed drifts
+  (up to 2x within minutes): ``PAIRS`` times in turn, the five-factor fastdci fit and LightGBM
+  (``n_jobs`` = free cores) at depth 1 and 3, and the mixed-code DCI (fastdci at depth 1 and 3,
+  then the recipe). ``extra_info`` holds every pair's CPU seconds and their ratio; the
+  median ratio is the figure to report.
 - ``gbt-1M``: the five-factor fit on ``BIG_ROWS`` training rows of the benchmarks' synthetic
   code (each factor in its own latent plus noise, five noise latents): fastdci and LightGBM
   (``n_jobs`` = free cores) at depth 1. The recipe is not run at this size (its exact splits sort every latent, at
@@ -193,26 +198,83 @@ def test_dci_fastdci(benchmark, mixed, compiled, depth):
     benchmark.extra_info.update(res.scores())
 
 
-@pytest.mark.benchmark(group="gbt-dci-mixed")
-def test_dci_recipe(benchmark, mixed):
+def _mixed_recipe(mixed):
+    """disentanglement_lib's _compute_importance_gbt: (importance matrix, mean test accuracy)."""
     from sklearn.ensemble import GradientBoostingClassifier
 
     Xtr, Ytr, Xte, Yte = mixed
+    R = np.zeros((Xtr.shape[1], Ytr.shape[1]))
+    train_acc, test_acc = [], []
+    for k in range(Ytr.shape[1]):
+        model = GradientBoostingClassifier()
+        model.fit(Xtr, Ytr[:, k])
+        R[:, k] = np.abs(model.feature_importances_)
+        train_acc.append(np.mean(model.predict(Xtr) == Ytr[:, k]))
+        test_acc.append(np.mean(model.predict(Xte) == Yte[:, k]))
+    return R, float(np.mean(test_acc))
 
-    def recipe():  # disentanglement_lib's _compute_importance_gbt
-        R = np.zeros((Xtr.shape[1], Ytr.shape[1]))
-        train_acc, test_acc = [], []
-        for k in range(Ytr.shape[1]):
-            model = GradientBoostingClassifier()
-            model.fit(Xtr, Ytr[:, k])
-            R[:, k] = np.abs(model.feature_importances_)
-            train_acc.append(np.mean(model.predict(Xtr) == Ytr[:, k]))
-            test_acc.append(np.mean(model.predict(Xte) == Yte[:, k]))
-        return R, float(np.mean(test_acc))
 
-    R, acc = _run(benchmark, recipe)
+@pytest.mark.benchmark(group="gbt-dci-mixed")
+def test_dci_recipe(benchmark, mixed):
+    R, acc = _run(benchmark, lambda: _mixed_recipe(mixed))
     d, c = dlib_dc(R)
     benchmark.extra_info.update({"disentanglement": d, "completeness": c, "informativeness": acc})
+
+
+# ----------------------------------------------------------------------------- paired ratios
+
+PAIRS = 5
+
+
+def _cpu(fn):
+    """(process CPU seconds, wall seconds, result) of one call."""
+    t, w = time.process_time(), time.perf_counter()
+    out = fn()
+    return time.process_time() - t, time.perf_counter() - w, out
+
+
+def _paired(benchmark, runs, pairs):
+    """Run the named callables ``runs`` in turn ``pairs`` times; extra_info gets each name's
+    CPU and wall seconds per pair, and ``ratio_<name>``: each pair's CPU ratio of the last
+    callable (the baseline) to ``name``, with its median."""
+    cpu = {name: [] for name in runs}
+    wall = {name: [] for name in runs}
+
+    def all_pairs():
+        for _ in range(pairs):
+            for name, fn in runs.items():
+                c, w, _ = _cpu(fn)
+                cpu[name].append(round(c, 3))
+                wall[name].append(round(w, 3))
+
+    benchmark.pedantic(all_pairs, rounds=1, iterations=1, warmup_rounds=0)
+    base = list(runs)[-1]
+    info = {"cpu_s_" + k: v for k, v in cpu.items()} | {"wall_s_" + k: v for k, v in wall.items()}
+    for name in list(runs)[:-1]:
+        ratios = [b / a for a, b in zip(cpu[name], cpu[base])]
+        info["ratio_" + name] = [round(r, 2) for r in ratios]
+        info["median_ratio_" + name] = round(float(np.median(ratios)), 2)
+    benchmark.extra_info.update(info)
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+@pytest.mark.benchmark(group="gbt-paired")
+def test_paired_lightgbm(benchmark, data, compiled, depth):
+    pytest.importorskip("lightgbm")
+    X, Y = data
+    _paired(benchmark, {"fastdci": lambda: _fastdci(depth, X, Y),
+                        "lightgbm": lambda: _lightgbm(depth, X, Y, "free")}, PAIRS)
+
+
+@pytest.mark.benchmark(group="gbt-paired")
+def test_paired_dci_recipe(benchmark, mixed, compiled):
+    import fastdci
+
+    def dci(depth):
+        return lambda: fastdci.dci(*mixed, regressor="gbt", max_depth=depth, backend="cpu")
+
+    _paired(benchmark, {"fastdci_depth1": dci(1), "fastdci_depth3": dci(3),
+                        "recipe": lambda: _mixed_recipe(mixed)}, 3)
 
 
 # ----------------------------------------------------------------------------- 1M rows
