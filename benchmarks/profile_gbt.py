@@ -11,6 +11,9 @@ kernel, and a record/check of fitted trees for kernel changes that must not move
   ``--busy`` busy-looping processes that this script starts (and stops), each with the pool
   sized to the free cores (the default, :mod:`fastdci._threads`) and with every Numba thread
   forced; wall and CPU seconds and their ratio.
+- ``python -m benchmarks.profile_gbt drift --depth 1``: the same fit ``--before`` times, then
+  after ``--pause`` seconds of sleep ``--after`` times, each with its CPU and wall seconds: how
+  the machine's speed moves after an idle spell.
 - ``python -m benchmarks.profile_gbt record trees.npz`` / ``check trees.npz``: fit a fixed set
   of cases (depths 1-3, both criteria, a binary and a one-class factor, several row counts) and
   store, or compare bit for bit with the stored, ``feat``, ``thr``, ``gain``, ``values``,
@@ -141,6 +144,27 @@ def contention(args) -> None:
                 p.wait()
 
 
+def drift(args) -> None:
+    from fastdci.regressors import GradientBoostedStumps
+
+    X, Y = reference_code(args.code, args.rows)
+    kw = dict(n_rounds=args.rounds, max_depth=args.depth, device="cpu")
+    GradientBoostedStumps(**kw).fit(X, Y)  # compile and warm up
+
+    def fits(n):
+        out = []
+        for _ in range(n):
+            t0, c0 = time.perf_counter(), time.process_time()
+            GradientBoostedStumps(**kw).fit(X, Y)
+            out.append(f"{time.process_time() - c0:.2f}/{time.perf_counter() - t0:.2f}")
+        return " ".join(out)
+
+    print(f"rows {args.rows}, depth {args.depth}, rounds {args.rounds}; CPU/wall s per fit")
+    print(f"  back to back:            {fits(args.before)}")
+    time.sleep(args.pause)
+    print(f"  after {args.pause:g} s of sleep:   {fits(args.after)}")
+
+
 def _cases():
     Xa, Ya = reference_code("aligned", 10_000)
     Xm, Ym = reference_code("mixed", 10_000)
@@ -211,6 +235,14 @@ def main(argv=None) -> int:
     pc.add_argument("--depth", type=int, default=3)
     pc.add_argument("--code", default="aligned")
     pc.add_argument("--busy", type=int, default=1)
+    pd = sub.add_parser("drift")
+    pd.add_argument("--rows", type=int, default=10_000)
+    pd.add_argument("--rounds", type=int, default=100)
+    pd.add_argument("--depth", type=int, default=1)
+    pd.add_argument("--code", default="aligned")
+    pd.add_argument("--before", type=int, default=3)
+    pd.add_argument("--after", type=int, default=8)
+    pd.add_argument("--pause", type=float, default=2.0)
     for name in ("record", "check"):
         sub.add_parser(name).add_argument("path")
     args = p.parse_args(argv)
@@ -219,6 +251,9 @@ def main(argv=None) -> int:
         return 0
     if args.cmd == "contention":
         contention(args)
+        return 0
+    if args.cmd == "drift":
+        drift(args)
         return 0
     if args.cmd == "record":
         record(args.path)
