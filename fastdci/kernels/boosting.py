@@ -236,13 +236,13 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
     n_ch = 3 if newton else 2
     S = M // (n_ch * C)
     T = max(1, min(L, n_groups))
-    blk = max(16, _HIST_BLOCK_FLOATS // M)
+    blk = max(1, min(N, max(16, _HIST_BLOCK_FLOATS // M)))  # no bigger than the rows
     B = out.shape[1]
     # at the root every row counts 1 in every class: the count channel is the bin's row count,
     # counted once per latent (exact integers, as float32 sums of ones below 2**24 rows)
     Ma = (n_ch - 1) * C if level == 0 else M
     out[:] = 0.0
-    W = np.zeros((blk, M), dtype=np.float32)
+    W = np.empty((blk, M), dtype=np.float32)  # every row's first Ma weights are written before use
     counts = np.zeros((L, B), dtype=np.int64)
     for start in range(0, N, blk):
         stop = min(N, start + blk)
