@@ -12,8 +12,8 @@ kernel, and a record/check of fitted trees for kernel changes that must not move
   sized to the free cores (the default, :mod:`fastdci._threads`) and with every Numba thread
   forced; wall and CPU seconds and their ratio.
 - ``python -m benchmarks.profile_gbt drift --depth 1``: the same fit ``--before`` times, then
-  after ``--pause`` seconds of sleep ``--after`` times, each with its CPU and wall seconds: how
-  the machine's speed moves after an idle spell.
+  after ``--pause`` seconds of sleep ``--after`` times, each with its CPU and wall seconds, and
+  the guest's steal time over it all (``/proc/stat``): how the machine's speed moves.
 - ``python -m benchmarks.profile_gbt record trees.npz`` / ``check trees.npz``: fit a fixed set
   of cases (depths 1-3, both criteria, a binary and a one-class factor, several row counts) and
   store, or compare bit for bit with the stored, ``feat``, ``thr``, ``gain``, ``values``,
@@ -144,6 +144,15 @@ def contention(args) -> None:
                 p.wait()
 
 
+def _steal_ticks() -> int | None:
+    """The guest's stolen CPU time so far (``/proc/stat``'s eighth ``cpu`` field, clock ticks)."""
+    try:
+        with open("/proc/stat") as fh:
+            return int(fh.readline().split()[8])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def drift(args) -> None:
     from fastdci.regressors import GradientBoostedStumps
 
@@ -160,9 +169,12 @@ def drift(args) -> None:
         return " ".join(out)
 
     print(f"rows {args.rows}, depth {args.depth}, rounds {args.rounds}; CPU/wall s per fit")
+    steal = _steal_ticks()
     print(f"  back to back:            {fits(args.before)}")
     time.sleep(args.pause)
     print(f"  after {args.pause:g} s of sleep:   {fits(args.after)}")
+    if steal is not None:
+        print(f"  steal time meanwhile: {(_steal_ticks() - steal) / os.sysconf('SC_CLK_TCK'):.2f} s")
 
 
 def _cases():

@@ -197,35 +197,11 @@ def _newton_values(sg, sh, scale, values):  # pragma: no cover - compiled
 
 
 @numba.njit(parallel=True, cache=True)
-def _leaf_values(G, H, node, scale, values):  # pragma: no cover - compiled
-    """:func:`leaf_values`."""
-    N, C = G.shape
-    J = values.shape[0]
-    n_blocks = (N + _LEAF_BLOCK - 1) // _LEAF_BLOCK
-    part_g = np.zeros((n_blocks, J, C))
-    part_h = np.zeros((n_blocks, J, C))
-    for blk in prange(n_blocks):
-        pg = part_g[blk]
-        ph = part_h[blk]
-        for n in range(blk * _LEAF_BLOCK, min(N, (blk + 1) * _LEAF_BLOCK)):
-            for c in range(C):
-                j = node[n, c]
-                pg[j, c] += G[n, c]
-                ph[j, c] += H[n, c]
-    sg = np.zeros((J, C))
-    sh = np.zeros((J, C))
-    for blk in range(n_blocks):
-        sg += part_g[blk]
-        sh += part_h[blk]
-    _newton_values(sg, sh, scale, values)
-
-
-@numba.njit(parallel=True, cache=True)
 def _stump_leaf_values(G, H, bins, fe, te, scale, values):  # pragma: no cover - compiled
     """:func:`leaf_values` of stumps, each row's side computed from its bins: right when
     ``bins[n, fe[c]] > te[c]`` (``fe``, ``te`` (C,) int64). Both sides' sums are kept for
     every row (a row adds 0.0 to the other side, which leaves every sum as it is), so the
-    class loop has no data-dependent store; the same floats as :func:`_leaf_values`."""
+    class loop has no data-dependent store; the same floats as :func:`leaf_values`."""
     N, C = G.shape
     n_blocks = (N + _LEAF_BLOCK - 1) // _LEAF_BLOCK
     part = np.zeros((n_blocks, 4, C))  # per block: g left, g right, h left, h right
@@ -249,7 +225,9 @@ def _stump_leaf_values(G, H, bins, fe, te, scale, values):  # pragma: no cover -
     _newton_values(s[0:2], s[2:4], scale, values)
 
 
-@numba.njit(numba.void(_f4_2d, _f4_2d, _i4_2d, numba.float64[::1], _f8_2d), cache=True)
+@numba.njit(
+    numba.void(_f4_2d, _f4_2d, _i4_2d, numba.float64[::1], _f8_2d), parallel=True, cache=True
+)
 def leaf_values(G, H, node, scale, values):  # pragma: no cover - compiled
     """Newton leaf values of one round: ``values[j, c] = -scale[c] * sum(g) / sum(h)`` over
     the rows in leaf ``j`` of class ``c``'s tree (0 for an empty leaf or a zero hessian sum
@@ -258,7 +236,25 @@ def leaf_values(G, H, node, scale, values):  # pragma: no cover - compiled
     fixed blocks of rows in parallel, each in row order, and then over the blocks in order,
     so the result does not depend on the thread count.
     """
-    _leaf_values(G, H, node, scale, values)
+    N, C = G.shape
+    J = values.shape[0]
+    n_blocks = (N + _LEAF_BLOCK - 1) // _LEAF_BLOCK
+    part_g = np.zeros((n_blocks, J, C))
+    part_h = np.zeros((n_blocks, J, C))
+    for blk in prange(n_blocks):
+        pg = part_g[blk]
+        ph = part_h[blk]
+        for n in range(blk * _LEAF_BLOCK, min(N, (blk + 1) * _LEAF_BLOCK)):
+            for c in range(C):
+                j = node[n, c]
+                pg[j, c] += G[n, c]
+                ph[j, c] += H[n, c]
+    sg = np.zeros((J, C))
+    sh = np.zeros((J, C))
+    for blk in range(n_blocks):
+        sg += part_g[blk]
+        sh += part_h[blk]
+    _newton_values(sg, sh, scale, values)
 
 
 @numba.njit(
@@ -308,7 +304,7 @@ def leaf_update_gradients(G, H, node, bins, feat, thr, stump, scale, learning_ra
             te[c] = thr[0, c] if feat[0, c] >= 0 else 255  # no uint8 bin exceeds 255: left
         _stump_leaf_values(G, H, bins, fe, te, scale, values)
     else:
-        _leaf_values(G, H, node, scale, values)
+        leaf_values(G, H, node, scale, values)
     n_rows = (N + _ROW_BLOCK - 1) // _ROW_BLOCK
     for blk in prange(n_rows):
         mcol = np.empty((ROWS, C))

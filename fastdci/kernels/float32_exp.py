@@ -1,5 +1,5 @@
 """A float32 ``exp`` for Numba kernels that vectorises (:func:`exp_nonpositive`), used by the
-booster's softmax (:mod:`fastdci.kernels.boosting`)."""
+booster's softmax (:mod:`fastdci.kernels.boosting_softmax`)."""
 
 from __future__ import annotations
 
