@@ -174,9 +174,22 @@ def find_splits(hist, wch, cch, n_bins, rank, feat, thr, gain, n_left, n_right):
 def update_nodes(bins, feat, thr, node):  # pragma: no cover - compiled
     """Descend one level: ``node[n, c] = 2 j + (bins[n, feat[j, c]] > thr[j, c])``.
 
-    ``feat``/``thr`` (J, C) int32 of the current level (feat -1: go left); ``node`` (N, C).
+    ``feat``/``thr`` (J, C) int32 of the current level (feat -1: go left); ``node`` (N, C),
+    every entry ``j < J`` (all 0 at the root, ``J == 1``).
     """
     N, C = node.shape
+    if feat.shape[0] == 1:  # the root (every node 0): the split per class, not per row
+        fe = np.empty(C, dtype=np.int64)
+        te = np.empty(C, dtype=np.int64)
+        for c in range(C):
+            fe[c] = max(feat[0, c], 0)
+            te[c] = thr[0, c] if feat[0, c] >= 0 else 255  # no uint8 bin exceeds 255: left
+        for n in prange(N):
+            nd = node[n]
+            bn = bins[n]
+            for c in range(C):
+                nd[c] = numba.int32(bn[fe[c]] > te[c])
+        return
     for n in prange(N):
         for c in range(C):  # branch-free (no load under a condition): gathers vectorise
             j = node[n, c]

@@ -336,6 +336,22 @@ def test_update_nodes_and_leaf_update(rng):
     np.testing.assert_array_equal(node_t.numpy(), node)
 
 
+@pytest.mark.parametrize("J", [1, 2, 4])
+def test_update_nodes_equals_numpy_at_every_level(rng, J):
+    """The root's per-class path and the general per-row path both descend as the formula."""
+    N, L, C = 3001, 7, 19
+    bins = rng.integers(0, 256, size=(N, L)).astype(np.uint8)
+    feat = rng.integers(-1, L, size=(J, C)).astype(np.int32)
+    thr = rng.integers(0, 256, size=(J, C)).astype(np.int32)
+    node = rng.integers(0, J, size=(N, C)).astype(np.int32)
+    cols = np.arange(C)
+    f = feat[node, cols]
+    right = (f >= 0) & (bins[np.arange(N)[:, None], np.maximum(f, 0)] > thr[node, cols])
+    expected = 2 * node + right
+    kt.update_nodes(bins, feat, thr, node)
+    np.testing.assert_array_equal(node, expected)
+
+
 def test_leaf_update_over_many_row_blocks_equals_a_plain_loop(rng):
     N, C, J = 5000, 3, 4  # more rows than one partial-sum block
     G = rng.normal(size=(N, C)).astype(np.float32)
