@@ -225,6 +225,8 @@ def _row_weights(G, H, node, side, newton, n, S, C, W, i):  # pragma: no cover -
 
 
 _HIST_BLOCK_FLOATS = 1 << 20  # weights of one row block (4 MB), kept in cache for every latent
+_CODE_BLOCK = 4096  # rows per block at levels 0-2: their gradients stay in cache for every latent
+_CODE_MIN_CLASSES = 32  # fewer classes: the weights path (a row's class loops too short to vectorise)
 
 
 @numba.njit(
@@ -241,12 +243,15 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
     ``node`` (N, C) int32; ``side`` (S, C) uint8; ``out`` (L, B, S * ch * C) float32,
     overwritten, equal to ``histogram(binsT, W)`` for ``W`` the weights that
     ``build_level_weights`` writes with ``Wt = H`` (``newton``, 3 channels) or ``Wt = 1``
-    (2 channels). The rows are taken in blocks: all threads write a block's weights once into
-    a buffer that stays in cache, then the latents are dealt to ``n_groups`` tasks (the thread
-    count; any value >= 1 gives the same result), each adding the block's rows in order into
-    its latents, so every bin's sum runs over the rows in order (as :func:`histogram`)
-    whatever the thread count. At level 0 the row-count channel is each
-    bin's integer row count (the float32 sum of ones, exactly, below 2**24 rows).
+    (2 channels). The rows are taken in blocks. At levels 0-2 (``S <= 2``) the weights are
+    never written out: all threads write a block's slot codes (a byte per row and class,
+    :func:`_slot_codes`), and each row's ``G`` (and ``H``) are added where the code selects
+    them; deeper, all threads write a block's weights into a buffer that stays in cache.
+    Then the latents are dealt to ``n_groups`` tasks (the thread count; any value >= 1 gives
+    the same result), each adding the block's rows in order into its latents, so every bin's
+    sum runs over the rows in order (as :func:`histogram`) whatever the thread count. At
+    level 0 the row-count channel is each bin's integer row count (the float32 sum of ones,
+    exactly, below 2**24 rows).
     """
     L, N = binsT.shape
     C = G.shape[1]
@@ -254,38 +259,93 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
     n_ch = 3 if newton else 2
     S = M // (n_ch * C)
     T = max(1, min(L, n_groups))
-    blk = max(1, min(N, max(16, _HIST_BLOCK_FLOATS // M)))  # no bigger than the rows
     B = out.shape[1]
-    # at the root every row counts 1 in every class: the count channel is the bin's row count,
-    # counted once per latent (exact integers, as float32 sums of ones below 2**24 rows)
-    Ma = (n_ch - 1) * C if level == 0 else M
+    coded = S <= 2 and (level == 0 or C >= _CODE_MIN_CLASSES)
+    if coded:
+        blk = max(1, min(N, _CODE_BLOCK))
+    else:
+        blk = max(1, min(N, max(16, _HIST_BLOCK_FLOATS // M)))  # no bigger than the rows
     out[:] = 0.0
-    W = np.empty((blk, M), dtype=np.float32)  # every row's first Ma weights are written before use
+    codes = np.empty((blk if coded and level > 0 else 1, C), dtype=np.uint8)
+    W = np.empty((1 if coded else blk, M), dtype=np.float32)  # every weight written before use
     counts = np.zeros((L, B), dtype=np.int64)
     for start in range(0, N, blk):
         stop = min(N, start + blk)
-        for i in prange(stop - start):
-            n = start + i
-            if level == 0:  # every row in slot 0: (g) or (g, h), the count apart
-                for c in range(C):
-                    W[i, c] = G[n, c]
-                    if newton:
-                        W[i, C + c] = H[n, c]
-            else:
-                _row_weights(G, H, node, side, newton, n, S, C, W, i)
+        if level > 0:
+            for i in prange(stop - start):
+                if coded:  # 0: not the child built of its parent p = j >> 1, else 1 + p
+                    nd = node[start + i]
+                    cd = codes[i]
+                    for c in range(C):  # branch-free: side[p, c] as s0 + (s1 - s0) * p
+                        j = nd[c]
+                        p = j >> 1
+                        s0 = numba.int32(side[0, c])
+                        s1 = numba.int32(side[S - 1, c])
+                        keep = 1 - ((j ^ (s0 + (s1 - s0) * p)) & 1)
+                        cd[c] = numba.uint8(keep * (1 + p))
+                else:
+                    _row_weights(G, H, node, side, newton, start + i, S, C, W, i)
         for t in prange(T):
             for l in range(t, L, T):
                 o = out[l]
                 bl = binsT[l]
-                for i in range(stop - start):
-                    b = bl[start + i]
-                    ob = o[b]
-                    w = W[i]
-                    for m in range(Ma):
-                        ob[m] += w[m]
-                    if level == 0:
+                if level == 0:  # every row in slot 0: g (and h) added, the count apart
+                    for n in range(start, stop):
+                        b = bl[n]
+                        ob = o[b]
+                        g = G[n]
+                        h = H[n]
+                        for c in range(C):
+                            ob[c] += g[c]
+                            if newton:
+                                ob[C + c] += h[c]
                         counts[l, b] += 1
-    if level == 0:
+                elif coded:
+                    for i in range(stop - start):  # slot s takes the classes coded 1 + s
+                        n = start + i
+                        ob = o[bl[n]]
+                        g = G[n]
+                        h = H[n]
+                        cd = codes[i]
+                        # one loop per case, every offset a multiple of C: they vectorise
+                        if S == 1 and not newton:
+                            for c in range(C):
+                                k = cd[c] == 1
+                                ob[c] += g[c] if k else numba.float32(0.0)
+                                ob[C + c] += numba.float32(1.0) if k else numba.float32(0.0)
+                        elif S == 1:
+                            for c in range(C):
+                                k = cd[c] == 1
+                                ob[c] += g[c] if k else numba.float32(0.0)
+                                ob[C + c] += h[c] if k else numba.float32(0.0)
+                                ob[2 * C + c] += numba.float32(1.0) if k else numba.float32(0.0)
+                        elif not newton:
+                            for c in range(C):
+                                q = cd[c]
+                                gc = g[c]
+                                ob[c] += gc if q == 1 else numba.float32(0.0)
+                                ob[C + c] += numba.float32(1.0) if q == 1 else numba.float32(0.0)
+                                ob[2 * C + c] += gc if q == 2 else numba.float32(0.0)
+                                ob[3 * C + c] += numba.float32(1.0) if q == 2 else numba.float32(0.0)
+                        else:
+                            for c in range(C):
+                                q = cd[c]
+                                gc = g[c]
+                                hc = h[c]
+                                ob[c] += gc if q == 1 else numba.float32(0.0)
+                                ob[C + c] += hc if q == 1 else numba.float32(0.0)
+                                ob[2 * C + c] += numba.float32(1.0) if q == 1 else numba.float32(0.0)
+                                ob[3 * C + c] += gc if q == 2 else numba.float32(0.0)
+                                ob[4 * C + c] += hc if q == 2 else numba.float32(0.0)
+                                ob[5 * C + c] += numba.float32(1.0) if q == 2 else numba.float32(0.0)
+                else:
+                    for i in range(stop - start):
+                        ob = o[bl[start + i]]
+                        w = W[i]
+                        for m in range(M):
+                            ob[m] += w[m]
+    if level == 0:  # every row counts 1 in every class: the count channel is the bin's row count
+        Ma = (n_ch - 1) * C
         for l in prange(L):
             for b in range(B):
                 for c in range(C):

@@ -113,12 +113,14 @@ def test_level_weights_and_histogram_match_loops(rng, level, n_ch):
     np.testing.assert_allclose(oh.histogram(Wt_t).numpy(), ref, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("level,newton", [(0, False), (0, True), (1, True), (2, False), (2, True), (3, False)])
-def test_level_histogram_is_weights_then_histogram_bit_for_bit(rng, level, newton):
+@pytest.mark.parametrize("C", [7, 40])  # the weights path and (levels 0-2) the slot-code path
+@pytest.mark.parametrize("level,newton", [(0, False), (0, True), (1, False), (1, True), (2, False), (2, True),
+                                          (3, False)])
+def test_level_histogram_is_weights_then_histogram_bit_for_bit(rng, level, newton, C):
     """The fused kernel adds the same floats in the same row order, over several row blocks,
     whatever the number of latent groups."""
     n_ch = 3 if newton else 2
-    bins, G, Wt, node, side = _level_case(rng, N=30_001, L=5, C=7, level=level, n_ch=n_ch)
+    bins, G, Wt, node, side = _level_case(rng, N=30_001 if C < 32 else 9_001, L=5, C=C, level=level, n_ch=n_ch)
     N, L = bins.shape
     S, C = side.shape
     binsT = np.ascontiguousarray(bins.T)
