@@ -190,12 +190,20 @@ def update_nodes(bins, feat, thr, node):  # pragma: no cover - compiled
             for c in range(C):
                 nd[c] = numba.int32(bn[fe[c]] > te[c])
         return
+    J = feat.shape[0]
+    fe = np.empty(J * C, dtype=np.uint32)  # flat (j, c) tables; no split: bin 0 > 255, left
+    te = np.empty(J * C, dtype=np.int32)
+    for j in range(J):
+        for c in range(C):
+            fe[j * C + c] = max(feat[j, c], 0)
+            te[j * C + c] = thr[j, c] if feat[j, c] >= 0 else 255
     for n in prange(N):
-        for c in range(C):  # branch-free (no load under a condition): gathers vectorise
-            j = node[n, c]
-            f = feat[j, c]
-            right = (f >= 0) & (bins[n, max(f, 0)] > thr[j, c])
-            node[n, c] = 2 * j + numba.int32(right)
+        nd = node[n]
+        bn = bins[n]
+        for c in range(C):  # unsigned indices: no negative-index fix-up on the gathers
+            j = nd[c]
+            k = numba.uint64(j * C + c)
+            nd[c] = 2 * j + numba.int32(bn[fe[k]] > te[k])
 
 
 @numba.njit(inline="always")
