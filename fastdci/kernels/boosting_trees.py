@@ -260,22 +260,25 @@ def leaf_values(G, H, node, scale, values):  # pragma: no cover - compiled
     N, C = G.shape
     J = values.shape[0]
     n_blocks = (N + _LEAF_BLOCK - 1) // _LEAF_BLOCK
-    part_g = np.zeros((n_blocks, J, C))
-    part_h = np.zeros((n_blocks, J, C))
+    part_g = np.zeros((n_blocks, J * C))  # flat (j, c), indexed unsigned: no negative-index fix-up
+    part_h = np.zeros((n_blocks, J * C))
     for blk in prange(n_blocks):
         pg = part_g[blk]
         ph = part_h[blk]
         for n in range(blk * _LEAF_BLOCK, min(N, (blk + 1) * _LEAF_BLOCK)):
+            nd = node[n]
+            g = G[n]
+            h = H[n]
             for c in range(C):
-                j = node[n, c]
-                pg[j, c] += G[n, c]
-                ph[j, c] += H[n, c]
-    sg = np.zeros((J, C))
-    sh = np.zeros((J, C))
+                k = numba.uint64(nd[c] * C + c)
+                pg[k] += g[c]
+                ph[k] += h[c]
+    sg = np.zeros(J * C)
+    sh = np.zeros(J * C)
     for blk in range(n_blocks):
         sg += part_g[blk]
         sh += part_h[blk]
-    _newton_values(sg, sh, scale, values)
+    _newton_values(sg.reshape(J, C), sh.reshape(J, C), scale, values)
 
 
 @numba.njit(
@@ -289,9 +292,12 @@ def leaf_update(G, H, node, scale, learning_rate, values, F):  # pragma: no cove
     """
     leaf_values(G, H, node, scale, values)
     N, C = G.shape
+    vf = values.ravel()
     for n in prange(N):
+        f = F[n]
+        nd = node[n]
         for c in range(C):
-            F[n, c] += learning_rate * values[node[n, c], c]
+            f[c] += learning_rate * vf[numba.uint64(nd[c] * C + c)]
 
 
 _ROW_BLOCK = 256  # rows per parallel task of the fused update (scratch allocated per task)
