@@ -164,25 +164,18 @@ def histogram(binsT, W, out):  # pragma: no cover - compiled
 
 
 @numba.njit(inline="always")
-def _kept(j, s0, s1):  # pragma: no cover - compiled
-    """1.0 when node ``j`` is the child built of its parent ``p = j >> 1`` (``side[p]``, given
-    as ``s0 + (s1 - s0) * p`` for ``p`` in {0, 1}: no data-dependent load), else 0.0."""
-    p = j >> 1
-    return numba.float32(1 - ((j ^ (s0 + (s1 - s0) * p)) & 1))
-
-
-@numba.njit(inline="always")
 def _row_weights(G, H, node, side, newton, n, S, C, W, i):  # pragma: no cover - compiled
     """Row ``n``'s weights ``(S, ch, C)`` flattened into row ``i`` of ``W``, below the root: the
-    values :func:`build_level_weights` writes (the same products, so the same floats). One
-    loop per (slot, channel) over row views, each recomputing the row's side from ``node``:
-    simple loops that vectorise over the classes."""
+    values :func:`build_level_weights` writes (the same products, so the same floats). For
+    more than two slots one loop per (slot, channel) over row views (they vectorise over the
+    classes); for one or two (only with fewer than ``_CODE_MIN_CLASSES`` classes) a single
+    loop over the classes, which costs less per row when the classes are few."""
     n_ch = 3 if newton else 2
-    w = W[i]
-    g = G[n]
-    h = H[n]
-    nd = node[n]
     if S > 2:
+        w = W[i]
+        g = G[n]
+        h = H[n]
+        nd = node[n]
         for s in range(S):
             base = s * n_ch * C
             for ch in range(n_ch):
@@ -198,30 +191,29 @@ def _row_weights(G, H, node, side, newton, n, S, C, W, i):  # pragma: no cover -
                         v = numba.float32(1.0)
                     w[base + ch * C + c] = v if hit else numba.float32(0.0)
         return
-    sa = side[0]
-    sb = side[S - 1]
-    one = numba.float32(1.0)
-    for s in range(S):  # branch-free, as build_level_weights: slot s takes p == s
-        base = s * n_ch * C
-        for c in range(C):
-            j = nd[c]
-            keep = _kept(j, numba.int32(sa[c]), numba.int32(sb[c]))
-            pf = numba.float32(j >> 1)
-            sel = one if S == 1 else (pf if s == 1 else one - pf)
-            w[base + c] = g[c] * keep * sel
-        for c in range(C):
-            j = nd[c]
-            keep = _kept(j, numba.int32(sa[c]), numba.int32(sb[c]))
-            pf = numba.float32(j >> 1)
-            sel = one if S == 1 else (pf if s == 1 else one - pf)
-            w[base + C + c] = ((h[c] if newton else one) * keep) * sel
-        if newton:
-            for c in range(C):
-                j = nd[c]
-                keep = _kept(j, numba.int32(sa[c]), numba.int32(sb[c]))
-                pf = numba.float32(j >> 1)
-                sel = one if S == 1 else (pf if s == 1 else one - pf)
-                w[base + 2 * C + c] = keep * sel
+    for c in range(C):  # branch-free, as build_level_weights
+        j = node[n, c]
+        p = j >> 1
+        s0 = numba.int32(side[0, c])
+        s1 = numba.int32(side[S - 1, c])
+        keep = numba.float32(1 - ((j ^ (s0 + (s1 - s0) * p)) & 1))
+        g = G[n, c] * keep
+        wt = (H[n, c] if newton else numba.float32(1.0)) * keep
+        if S == 1:
+            W[i, c] = g
+            W[i, C + c] = wt
+            if newton:
+                W[i, 2 * C + c] = keep
+        else:
+            pf = numba.float32(p)
+            q = numba.float32(1.0) - pf
+            W[i, c] = g * q
+            W[i, C + c] = wt * q
+            W[i, n_ch * C + c] = g * pf
+            W[i, n_ch * C + C + c] = wt * pf
+            if newton:
+                W[i, 2 * C + c] = keep * q
+                W[i, n_ch * C + 2 * C + c] = keep * pf
 
 
 _HIST_BLOCK_FLOATS = 1 << 20  # weights of one row block (4 MB), kept in cache for every latent
