@@ -20,8 +20,9 @@ issue's unit: all threads of this process; ``wall_s``; the load average before a
 - ``gbt-paired``: the ratios that matter taken pair by pair, because this machine's speed drifts
   (up to 2x within minutes): ``PAIRS`` times in turn, the five-factor fastdci fit and LightGBM
   (``n_jobs`` = free cores) at depth 1 and 3, and the mixed-code DCI (fastdci at depth 1 and 3,
-  then the recipe). ``extra_info`` holds every pair's CPU seconds and their ratio; the
-  median ratio is the figure to report.
+  each the median of five runs back to back, then the recipe, which runs for many seconds).
+  ``extra_info`` holds every pair's CPU seconds and their ratio; the median ratio is the
+  figure to report.
 - ``gbt-1M``: the five-factor fit on ``BIG_ROWS`` training rows of the benchmarks' synthetic
   code (each factor in its own latent plus noise, five noise latents): fastdci and LightGBM
   (``n_jobs`` = free cores) at depth 1. The recipe is not run at this size (its exact splits sort every latent, at
@@ -235,22 +236,25 @@ def _cpu(fn):
     return time.process_time() - t, time.perf_counter() - w, out
 
 
-def _paired(benchmark, runs, pairs):
+def _paired(benchmark, runs, pairs, repeats=1):
     """Run the named callables ``runs`` in turn ``pairs`` times; extra_info gets each name's
     CPU and wall seconds per pair, and ``ratio_<name>``: each pair's CPU ratio of the last
-    callable (the baseline) to ``name``, with its median."""
+    callable (the baseline) to ``name``, with its median. With ``repeats`` > 1 every callable
+    but the baseline runs that many times back to back in each pair, and the pair keeps the
+    median of their CPU (and wall) seconds: a callable that takes under a second then samples
+    the machine's speed as often as a baseline that runs for many seconds averages it."""
     cpu = {name: [] for name in runs}
     wall = {name: [] for name in runs}
+    base = list(runs)[-1]
 
     def all_pairs():
         for _ in range(pairs):
             for name, fn in runs.items():
-                c, w, _ = _cpu(fn)
-                cpu[name].append(round(c, 3))
-                wall[name].append(round(w, 3))
+                times = [_cpu(fn)[:2] for _ in range(1 if name == base else repeats)]
+                cpu[name].append(round(float(np.median([c for c, _ in times])), 3))
+                wall[name].append(round(float(np.median([w for _, w in times])), 3))
 
     benchmark.pedantic(all_pairs, rounds=1, iterations=1, warmup_rounds=0)
-    base = list(runs)[-1]
     info = {"cpu_s_" + k: v for k, v in cpu.items()} | {"wall_s_" + k: v for k, v in wall.items()}
     for name in list(runs)[:-1]:
         ratios = [b / a for a, b in zip(cpu[name], cpu[base])]
@@ -276,7 +280,7 @@ def test_paired_dci_recipe(benchmark, mixed, compiled):
         return lambda: fastdci.dci(*mixed, regressor="gbt", max_depth=depth, backend="cpu")
 
     _paired(benchmark, {"fastdci_depth1": dci(1), "fastdci_depth3": dci(3),
-                        "recipe": lambda: _mixed_recipe(mixed)}, 3)
+                        "recipe": lambda: _mixed_recipe(mixed)}, 3, repeats=5)
 
 
 # ----------------------------------------------------------------------------- 1M rows
