@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..kernels.softmax_residual import softmax_residual
+
 __all__ = ["SubsetHessian", "choose_solvers", "newton_direction", "solve", "solve_stage"]
 
 # "auto" picks Newton for a factor when N > min(N, hessian_rows) * C * P / NEWTON_BREAK_EVEN
@@ -192,6 +194,11 @@ def solve_stage(
         pen_mask[L] = 0.0
     pen64 = pen_mask.to(torch.float64)
 
+    # float64 on the CPU: the softmax and cross-entropy by a fused Numba kernel
+    fused = device.type == "cpu" and dtype == torch.float64
+    if fused:
+        codes = codes.to(torch.int64).contiguous()
+
     def evaluate(thetas: list[torch.Tensor], ks: list[int]):
         """Objective and gradient of factors ``ks`` at ``thetas`` (scaled objective).
 
@@ -205,6 +212,10 @@ def solve_stage(
             cb = codes[start : start + chunk]
             for j, (th, k) in enumerate(zip(thetas, ks)):
                 z = xb @ th  # (n, C_k), contiguous
+                if fused:  # the same quantities in one Numba pass over the rows
+                    ce_sum[j] += softmax_residual(z.numpy(), cb.numpy(), k)
+                    G[j] += xb.T @ z
+                    continue
                 yk = cb[:, k : k + 1]
                 m = z.amax(dim=1, keepdim=True)
                 zy = z.gather(1, yk)

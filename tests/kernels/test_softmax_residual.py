@@ -1,0 +1,78 @@
+"""The logistic fit's fused softmax: against torch's elementwise formulation and a float64
+NumPy loop, and its exp against NumPy's."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+import torch
+
+from fastdci.kernels.float64_exp import exp_nonpositive64
+from fastdci.kernels.softmax_residual import softmax_residual
+
+
+@numba.njit(error_model="numpy")
+def _exp_all(x, out):
+    for i in range(x.shape[0]):
+        out[i] = exp_nonpositive64(x[i])
+
+
+def test_exp_nonpositive64_within_two_ulp_of_numpy():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([-np.abs(rng.normal(scale=30, size=200_000)), -rng.random(10_000),
+                        [0.0, -0.0, -1e-300, -700.0, -708.0, -745.0, -np.inf, np.nan]])
+    out = np.empty_like(x)
+    _exp_all(x, out)
+    ok = x >= -708
+    ref = np.exp(x[ok])
+    assert np.all(np.abs(out[ok] - ref) <= 2 * np.spacing(ref))
+    low = ~ok & ~np.isnan(x)
+    np.testing.assert_array_equal(out[low], out[x == -708.0][0])  # clamped: still a normal float64
+    assert out[x == -708.0][0] >= np.finfo(np.float64).tiny
+    assert np.isnan(out[-1])
+
+
+@pytest.mark.parametrize("C", [2, 3, 7, 40])
+def test_softmax_residual_equals_the_torch_formulation(rng, C):
+    n, K = 5003, 3  # several blocks of rows, the last one partial
+    Z = rng.normal(scale=5, size=(n, C))
+    Z[7] = 0.0  # a row of ties
+    Z[8, 0] = 800.0  # a saturated row: every other class underflows
+    codes = np.stack([rng.integers(0, C, n) for _ in range(K)], axis=1).astype(np.int64)
+    k = 1
+    zt = torch.from_numpy(Z.copy())
+    yk = torch.from_numpy(codes[:, k : k + 1])
+    m = zt.amax(dim=1, keepdim=True)
+    ce_ref = float((torch.logsumexp(zt - m, dim=1, keepdim=True) + m - zt.gather(1, yk)).sum())
+    res_ref = torch.softmax(zt, dim=1).scatter_add_(1, yk, torch.full((n, 1), -1.0, dtype=torch.float64))
+    # an independent float64 loop for the objective
+    ce_loop = sum(np.log(np.exp(Z[i] - Z[i].max()).sum()) + Z[i].max() - Z[i, codes[i, k]] for i in range(n))
+    out = Z.copy()
+    ce = softmax_residual(out, codes, k)
+    assert ce == pytest.approx(ce_ref, rel=1e-13)
+    assert ce == pytest.approx(ce_loop, rel=1e-13)
+    np.testing.assert_allclose(out, res_ref.numpy(), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(out.sum(axis=1), 0.0, atol=1e-14)  # every row's residual sums to 0
+
+
+def test_softmax_residual_does_not_depend_on_the_thread_count(rng):
+    Z = rng.normal(scale=3, size=(20_000, 9))
+    codes = rng.integers(0, 9, (20_000, 1)).astype(np.int64)
+    before = numba.get_num_threads()
+    outs = []
+    try:
+        for t in (1, before):
+            numba.set_num_threads(t)
+            z = Z.copy()
+            outs.append((softmax_residual(z, codes, 0), z))
+    finally:
+        numba.set_num_threads(before)
+    assert outs[0][0] == outs[1][0]
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+
+
+def test_a_nan_score_gives_a_nan_objective(rng):
+    Z = rng.normal(size=(100, 4))
+    Z[50, 2] = np.nan
+    assert np.isnan(softmax_residual(Z, np.zeros((100, 1), np.int64), 0))
