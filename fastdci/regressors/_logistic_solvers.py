@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..kernels.logistic_objective import logistic_objective
 from ..kernels.softmax_residual import softmax_residual
 
 __all__ = ["SubsetHessian", "choose_solvers", "newton_direction", "solve", "solve_stage"]
@@ -23,6 +24,10 @@ __all__ = ["SubsetHessian", "choose_solvers", "newton_direction", "solve", "solv
 # benchmarks/results/predictors.md).
 NEWTON_BREAK_EVEN = 200.0
 NEWTON_MAX_PARAMS = 2048
+# float64 on the CPU, a factor with at least this many classes is evaluated by one fused Numba
+# kernel over all rows (scores, softmax and gradient per row); with fewer, its per-row loops are
+# too short and torch's matrix products do better
+FUSED_MIN_CLASSES = 16
 
 
 def choose_solvers(solver: str, n_rows: int, n_params_row: int, n_classes, hessian_rows: int):
@@ -194,10 +199,12 @@ def solve_stage(
         pen_mask[L] = 0.0
     pen64 = pen_mask.to(torch.float64)
 
-    # float64 on the CPU: the softmax and cross-entropy by a fused Numba kernel
+    # float64 on the CPU: Numba kernels, the whole objective and gradient of a factor with at
+    # least FUSED_MIN_CLASSES classes, else the softmax between torch's matrix products
     fused = device.type == "cpu" and dtype == torch.float64
     if fused:
         codes = codes.to(torch.int64).contiguous()
+        X_np, codes_np = X1.contiguous().numpy(), codes.numpy()
 
     def evaluate(thetas: list[torch.Tensor], ks: list[int]):
         """Objective and gradient of factors ``ks`` at ``thetas`` (scaled objective).
@@ -207,10 +214,17 @@ def solve_stage(
         """
         ce_sum = [torch.zeros((), dtype=torch.float64, device=device) for _ in ks]
         G = [torch.zeros(t.shape, dtype=torch.float64, device=device) for t in thetas]
-        for start in range(0, N, chunk):
+        chunked = []
+        for j, (th, k) in enumerate(zip(thetas, ks)):
+            if fused and th.shape[1] >= FUSED_MIN_CLASSES:
+                ce_sum[j] += logistic_objective(X_np, codes_np, k, th.contiguous().numpy(), G[j].numpy())
+            else:
+                chunked.append(j)
+        for start in range(0, N, chunk) if chunked else ():
             xb = X1[start : start + chunk]
             cb = codes[start : start + chunk]
-            for j, (th, k) in enumerate(zip(thetas, ks)):
+            for j in chunked:
+                th, k = thetas[j], ks[j]
                 z = xb @ th  # (n, C_k), contiguous
                 if fused:  # the same quantities in one Numba pass over the rows
                     ce_sum[j] += softmax_residual(z.numpy(), cb.numpy(), k)

@@ -1,5 +1,5 @@
-"""The logistic fit's fused softmax: against torch's elementwise formulation and a float64
-NumPy loop, and its exp against NumPy's."""
+"""The logistic fit's Numba kernels: the fused softmax and the whole per-factor objective and
+gradient against torch's formulation and a float64 NumPy loop, and their exp against NumPy's."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from fastdci.kernels.float64_exp import exp_nonpositive64
+from fastdci.kernels.logistic_objective import logistic_objective
 from fastdci.kernels.softmax_residual import softmax_residual
 
 
@@ -76,3 +77,44 @@ def test_a_nan_score_gives_a_nan_objective(rng):
     Z = rng.normal(size=(100, 4))
     Z[50, 2] = np.nan
     assert np.isnan(softmax_residual(Z, np.zeros((100, 1), np.int64), 0))
+
+
+@pytest.mark.parametrize("C", [2, 5, 16, 41])
+def test_logistic_objective_equals_torch_and_a_loop(rng, C):
+    """Cross-entropy sum and gradient X^T (softmax(X theta) - onehot) of one factor."""
+    N, P = 3001, 6  # several blocks of rows, the last one partial
+    X = np.ascontiguousarray(np.c_[rng.normal(size=(N, P - 1)), np.ones(N)])
+    codes = np.stack([rng.integers(0, 3, N), rng.integers(0, C, N)], axis=1).astype(np.int64)
+    theta = rng.normal(scale=2, size=(P, C))
+    Z = torch.from_numpy(X) @ torch.from_numpy(theta)
+    y = torch.from_numpy(codes[:, 1])
+    ce_ref = float(torch.nn.functional.cross_entropy(Z, y, reduction="sum"))
+    R = torch.softmax(Z, dim=1) - torch.nn.functional.one_hot(y, C).to(torch.float64)
+    grad_ref = (torch.from_numpy(X).T @ R).numpy()
+    i = 17  # one row by hand
+    z = X[i] @ theta
+    ce_i = np.log(np.exp(z - z.max()).sum()) + z.max() - z[codes[i, 1]]
+    grad = np.full((P, C), np.nan)
+    ce = logistic_objective(X, codes, 1, theta, grad)
+    assert ce == pytest.approx(ce_ref, rel=1e-12)
+    np.testing.assert_allclose(grad, grad_ref, rtol=1e-10, atol=1e-9)
+    one = np.full((P, C), np.nan)
+    assert logistic_objective(X[i : i + 1].copy(), codes[i : i + 1].copy(), 1, theta, one) == pytest.approx(ce_i)
+    np.testing.assert_allclose(one, np.outer(X[i], R[i].numpy()), rtol=1e-12, atol=1e-14)
+
+
+def test_logistic_objective_does_not_depend_on_the_thread_count(rng):
+    X = np.ascontiguousarray(rng.normal(size=(9000, 4)))
+    codes = rng.integers(0, 20, (9000, 1)).astype(np.int64)
+    theta = rng.normal(size=(4, 20))
+    before = numba.get_num_threads()
+    outs = []
+    try:
+        for t in (1, before):
+            numba.set_num_threads(t)
+            g = np.empty((4, 20))
+            outs.append((logistic_objective(X, codes, 0, theta, g), g))
+    finally:
+        numba.set_num_threads(before)
+    assert outs[0][0] == outs[1][0]
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
