@@ -1,4 +1,5 @@
-"""Hot loops: Numba kernels on the CPU (cpu.py; the booster's boosting.py and boosting_trees.py,
-its softmax in boosting_softmax.py with float32_exp.py's vectorising exp),
+"""Hot loops: Numba kernels on the CPU (cpu.py; the booster's boosting.py, boosting_trees.py and
+boosting_predict.py, its softmax in boosting_softmax.py with float32_exp.py's vectorising exp;
+the logistic fit's logistic_objective.py and softmax_residual.py with float64_exp.py's),
 torch on CUDA (torch_hist.py, the histogram; torch_boosting.py, the booster's twins); binning.py
 holds the booster's bin edges (NumPy)."""

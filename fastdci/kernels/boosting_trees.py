@@ -3,8 +3,8 @@
 :mod:`fastdci.kernels.boosting` (same layout: ``hist[l, b, j, ch, c]`` float32, channel 0 the
 gradient sum, then the row count or the hessian sum and the row count), the best split of every
 (node, class) (:func:`find_splits`), one level's descent of the rows (:func:`update_nodes`), the
-Newton leaf values with the round's raw-score update (:func:`leaf_update`), and the raw scores
-of a fitted ensemble (:func:`predict_raw`). All ``C`` class trees of a round grow together,
+Newton leaf values with the round's raw-score update (:func:`leaf_update`); the fitted
+ensemble's predictions are in :mod:`fastdci.kernels.boosting_predict`. All ``C`` class trees of a round grow together,
 level by level, ``node[n, c]`` being row ``n``'s node in class ``c``'s tree. Candidate splits are
 scanned bin ascending within a latent (the first strict maximum winning), and a gain tied
 exactly between latents goes to the latent with the lowest ``rank`` (a random permutation per
@@ -23,12 +23,10 @@ from numba import prange
 from .boosting_softmax import ROWS, softmax_rows
 
 __all__ = [
-    "argmax_classes",
     "find_splits",
     "leaf_update",
     "leaf_update_gradients",
     "leaf_values",
-    "predict_raw",
     "update_nodes",
 ]
 
@@ -36,7 +34,6 @@ _f8_2d = numba.float64[:, ::1]
 _i4_2d = numba.int32[:, ::1]
 _u8_2d = numba.uint8[:, ::1]
 _f4_2d = numba.float32[:, ::1]
-_PREDICT_BLOCK = 64  # rows per parallel task of predict_raw's stump path
 _LEAF_BLOCK = 2048  # rows per partial sum in leaf_update (fixed: results independent of threads)
 
 
@@ -350,72 +347,3 @@ def leaf_update_gradients(G, H, node, bins, feat, thr, stump, scale, learning_ra
         if gradients:
             for n0 in range(lo, hi, ROWS):
                 softmax_rows(F, codes, offsets, n0, min(ROWS, hi - n0), mcol, icol, G, H)
-
-
-@numba.njit(
-    numba.void(
-        _u8_2d,
-        numba.int32[:, :, ::1],
-        numba.int32[:, :, ::1],
-        numba.float64[:, :, ::1],
-        numba.float64,
-        _f8_2d,
-    ),
-    parallel=True,
-    cache=True,
-)
-def predict_raw(bins, feat, thr, values, learning_rate, F):  # pragma: no cover - compiled
-    """Add every round's tree outputs to the raw scores ``F`` (N, C) (initialised by caller).
-
-    ``feat``/``thr`` (R, 2**depth - 1, C) in heap order (level d node j at ``2**d - 1 + j``);
-    ``values`` (R, 2**depth, C).
-    """
-    N, C = F.shape
-    R, I, _ = feat.shape
-    depth = 0
-    while (1 << depth) - 1 < I:
-        depth += 1
-    if depth == 1:  # stumps: rows in blocks, one stump at a time, its split and values in registers
-        n_blocks = (N + _PREDICT_BLOCK - 1) // _PREDICT_BLOCK
-        for blk in prange(n_blocks):
-            lo = blk * _PREDICT_BLOCK
-            hi = min(N, lo + _PREDICT_BLOCK)
-            for r in range(R):
-                for c in range(C):
-                    f = feat[r, 0, c]
-                    fc = max(f, 0)
-                    t = thr[r, 0, c]
-                    v0 = values[r, 0, c]
-                    v1 = values[r, 1, c]
-                    for n in range(lo, hi):
-                        right = (f >= 0) & (bins[n, fc] > t)
-                        F[n, c] += learning_rate * (v1 if right else v0)
-        return
-    for n in prange(N):
-        for r in range(R):
-            for c in range(C):
-                j = 0
-                for d in range(depth):
-                    h = (1 << d) - 1 + j
-                    f = feat[r, h, c]
-                    right = 0
-                    if f >= 0 and bins[n, f] > thr[r, h, c]:
-                        right = 1
-                    j = 2 * j + right
-                F[n, c] += learning_rate * values[r, j, c]
-
-
-@numba.njit(numba.void(_f8_2d, numba.int64[::1], numba.int64[:, ::1]), parallel=True, cache=True)
-def argmax_classes(F, offsets, out):  # pragma: no cover - compiled
-    """``out[n, k]``: the position of row ``n``'s highest raw score among factor ``k``'s
-    columns ``F[n, offsets[k]:offsets[k + 1]]`` (the first of tied scores, as ``np.argmax``)."""
-    N = F.shape[0]
-    K = offsets.shape[0] - 1
-    for n in prange(N):
-        for k in range(K):
-            a = offsets[k]
-            best = a
-            for c in range(a + 1, offsets[k + 1]):
-                if F[n, c] > F[n, best]:
-                    best = c
-            out[n, k] = best - a

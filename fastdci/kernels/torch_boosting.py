@@ -182,7 +182,7 @@ def leaf_update(G, H, node, scale, learning_rate: float, n_leaves: int, F):
 
 
 def predict_raw(bins, trees, learning_rate: float):
-    """Torch twin of :func:`.boosting_trees.predict_raw` for a fitted ensemble.
+    """Torch twin of :func:`.boosting_predict.predict_raw` for a fitted ensemble.
 
     ``trees`` holds numpy arrays.
     """

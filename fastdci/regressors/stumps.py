@@ -11,7 +11,7 @@ from .._threads import free_cpus
 from ..backend import to_numpy
 from ..errors import InvalidInputError
 from ..kernels import boosting as kb
-from ..kernels import boosting_trees as kt
+from ..kernels import boosting_predict as kp
 from ..kernels import torch_boosting as tb
 from ..kernels.binning import bin_thresholds
 from ._base import BatchedClassifier, ClassEncoding, check_device, check_XY, encode_classes
@@ -285,7 +285,7 @@ class GradientBoostedStumps(BatchedClassifier):
             bins = self._bins_numpy(Xt.numpy())
             F = np.empty((bins.shape[0], tr.init.size), dtype=np.float64)
             F[:] = tr.init
-            kt.predict_raw(bins, tr.feat, tr.thr, tr.values, float(self.learning_rate), F)
+            kp.predict_raw(bins, tr.feat, tr.thr, tr.values, float(self.learning_rate), F)
             return torch.from_numpy(F)
         bins = self._bins_torch(Xt)
         return tb.predict_raw(bins, tr, float(self.learning_rate))
@@ -304,7 +304,7 @@ class GradientBoostedStumps(BatchedClassifier):
         o = self._offsets
         if F.device.type == "cpu":
             out = np.empty((F.shape[0], len(o) - 1), dtype=np.int64)
-            kt.argmax_classes(np.ascontiguousarray(F.numpy(), dtype=np.float64), np.asarray(o, dtype=np.int64), out)
+            kp.argmax_classes(np.ascontiguousarray(F.numpy(), dtype=np.float64), np.asarray(o, dtype=np.int64), out)
             return out
         return np.stack([to_numpy(torch.argmax(F[:, o[k] : o[k + 1]], dim=1)) for k in range(len(o) - 1)],
                         axis=1)

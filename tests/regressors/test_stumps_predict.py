@@ -75,7 +75,7 @@ def test_train_accuracy_equals_score_on_the_rows_fitted(rng, depth, criterion):
 
 
 def test_argmax_classes_is_numpys_argmax_per_factor_ties_included(rng):
-    from fastdci.kernels.boosting_trees import argmax_classes
+    from fastdci.kernels.boosting_predict import argmax_classes
 
     offsets = np.array([0, 3, 4, 11], dtype=np.int64)
     F = rng.integers(0, 3, size=(500, 11)).astype(np.float64)  # many exact ties
