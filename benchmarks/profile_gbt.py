@@ -14,6 +14,9 @@ kernel, and a record/check of fitted trees for kernel changes that must not move
 - ``python -m benchmarks.profile_gbt drift --depth 1``: the same fit ``--before`` times, then
   after ``--pause`` seconds of sleep ``--after`` times, each with its CPU and wall seconds, and
   the guest's steal time over it all (``/proc/stat``): how the machine's speed moves.
+- ``python -m benchmarks.profile_gbt ab --rev ec4ba0b --depth 3``: the booster's kernel modules
+  as they were at a git revision and the working tree's, fit in turn ``--pairs`` times in one
+  process (so both see the same machine speed), each pair's CPU ratio and their median.
 - ``python -m benchmarks.profile_gbt record trees.npz`` / ``check trees.npz``: fit a fixed set
   of cases (depths 1-3, both criteria, a binary and a one-class factor, several row counts) and
   store, or compare bit for bit with the stored, ``feat``, ``thr``, ``gain``, ``values``,
@@ -198,6 +201,60 @@ def _cases():
     yield "ties-d3", Xq, Yq, dict(max_depth=3, n_rounds=30, random_state=3)
 
 
+def _kernels_at(rev: str, tmp: Path):
+    """The booster's two kernel modules as they were at git revision ``rev``, imported from
+    copies in ``tmp`` (their relative imports made absolute: the helpers come from the
+    working tree)."""
+    import importlib.util
+    import subprocess
+
+    mods = []
+    for name in ("boosting", "boosting_trees"):
+        src = subprocess.run(["git", "show", f"{rev}:fastdci/kernels/{name}.py"], capture_output=True,
+                             text=True, check=True, cwd=Path(__file__).resolve().parents[1]).stdout
+        path = tmp / f"at_{name}.py"
+        path.write_text(src.replace("from .", "from fastdci.kernels."))
+        spec = importlib.util.spec_from_file_location(f"at_{name}", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        mods.append(mod)
+    return tuple(mods)
+
+
+def ab(args) -> None:
+    import tempfile
+
+    import fastdci.regressors._stumps_engines as eng
+    from fastdci.regressors import GradientBoostedStumps
+
+    X, Y = (synthetic(args.rows) if args.code == "synthetic" else reference_code(args.code, args.rows))
+    Y = Y[:, : args.factors]
+    kw = dict(n_rounds=args.rounds, max_depth=args.depth, device="cpu")
+    now = (eng.kb, eng.kt)
+    with tempfile.TemporaryDirectory() as tmp:
+        then = _kernels_at(args.rev, Path(tmp))
+        try:
+            for mods in (then, now):  # compile both
+                eng.kb, eng.kt = mods
+                GradientBoostedStumps(**{**kw, "n_rounds": 2}).fit(X[:500], Y[:500])
+            ratios = []
+            print(f"rows {args.rows}, classes {sum(len(np.unique(y)) for y in Y.T)}, depth {args.depth}: "
+                  f"CPU / wall s, kernels at {args.rev} then the working tree's")
+            for _ in range(args.pairs):
+                cpu = []
+                for mods in (then, now):
+                    eng.kb, eng.kt = mods
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    GradientBoostedStumps(**kw).fit(X, Y)
+                    cpu.append((time.process_time() - c0, time.perf_counter() - t0))
+                ratios.append(cpu[0][0] / cpu[1][0])
+                print(f"  {cpu[0][0]:.2f} / {cpu[0][1]:.2f}   {cpu[1][0]:.2f} / {cpu[1][1]:.2f}   "
+                      f"ratio {ratios[-1]:.2f}")
+            print(f"median CPU ratio (then / now): {np.median(ratios):.3f}")
+        finally:
+            eng.kb, eng.kt = now
+
+
 def _fit_arrays():
     from fastdci.regressors import GradientBoostedStumps
 
@@ -255,6 +312,14 @@ def main(argv=None) -> int:
     pd.add_argument("--before", type=int, default=3)
     pd.add_argument("--after", type=int, default=8)
     pd.add_argument("--pause", type=float, default=2.0)
+    pa = sub.add_parser("ab")
+    pa.add_argument("--rev", required=True)
+    pa.add_argument("--rows", type=int, default=10_000)
+    pa.add_argument("--rounds", type=int, default=100)
+    pa.add_argument("--depth", type=int, default=3)
+    pa.add_argument("--code", default="aligned")
+    pa.add_argument("--factors", type=int, default=5)
+    pa.add_argument("--pairs", type=int, default=5)
     for name in ("record", "check"):
         sub.add_parser(name).add_argument("path")
     args = p.parse_args(argv)
@@ -266,6 +331,9 @@ def main(argv=None) -> int:
         return 0
     if args.cmd == "drift":
         drift(args)
+        return 0
+    if args.cmd == "ab":
+        ab(args)
         return 0
     if args.cmd == "record":
         record(args.path)
