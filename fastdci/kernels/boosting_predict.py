@@ -8,6 +8,7 @@ caller allocates.
 from __future__ import annotations
 
 import numba
+import numpy as np
 from numba import prange
 
 __all__ = ["argmax_classes", "predict_raw"]
@@ -33,7 +34,8 @@ def predict_raw(bins, feat, thr, values, learning_rate, F):  # pragma: no cover 
     """Add every round's tree outputs to the raw scores ``F`` (N, C) (initialised by caller).
 
     ``feat``/``thr`` (R, 2**depth - 1, C) in heap order (level d node j at ``2**d - 1 + j``);
-    ``values`` (R, 2**depth, C).
+    ``values`` (R, 2**depth, C). Every score adds the rounds in order, whatever the thread
+    count.
     """
     N, C = F.shape
     R, I, _ = feat.shape
@@ -56,18 +58,36 @@ def predict_raw(bins, feat, thr, values, learning_rate, F):  # pragma: no cover 
                         right = (f >= 0) & (bins[n, fc] > t)
                         F[n, c] += learning_rate * (v1 if right else v0)
         return
-    for n in prange(N):
+    # deeper trees: flat (round, node, class) tables indexed unsigned (no negative-index fix-up
+    # on the gathers), no split as threshold 255; rows in blocks, one tree at a time, its
+    # descent branch-free; every score still adds the rounds in order
+    J = 1 << depth
+    fe = np.empty(R * I * C, dtype=np.uint32)
+    te = np.empty(R * I * C, dtype=np.int32)
+    for r in range(R):
+        for h in range(I):
+            for c in range(C):
+                k = (r * I + h) * C + c
+                f = feat[r, h, c]
+                fe[k] = max(f, 0)
+                te[k] = thr[r, h, c] if f >= 0 else 255  # no uint8 bin exceeds 255: left
+    vf = values.reshape(R * J * C)
+    uC = numba.uint64(C)
+    one = numba.uint64(1)
+    n_blocks = (N + _PREDICT_BLOCK - 1) // _PREDICT_BLOCK
+    for blk in prange(n_blocks):
+        lo = blk * _PREDICT_BLOCK
+        hi = min(N, lo + _PREDICT_BLOCK)
         for r in range(R):
             for c in range(C):
-                j = 0
-                for d in range(depth):
-                    h = (1 << d) - 1 + j
-                    f = feat[r, h, c]
-                    right = 0
-                    if f >= 0 and bins[n, f] > thr[r, h, c]:
-                        right = 1
-                    j = 2 * j + right
-                F[n, c] += learning_rate * values[r, j, c]
+                base = numba.uint64(r * I * C + c)
+                vbase = numba.uint64(r * J * C + c)
+                for n in range(lo, hi):
+                    j = numba.uint64(0)
+                    for d in range(depth):
+                        k = base + ((one << numba.uint64(d)) - one + j) * uC
+                        j = numba.uint64(2) * j + numba.uint64(bins[n, fe[k]] > te[k])
+                    F[n, c] += learning_rate * vf[vbase + j * uC]
 
 
 @numba.njit(numba.void(_f8_2d, numba.int64[::1], numba.int64[:, ::1]), parallel=True, cache=True)
