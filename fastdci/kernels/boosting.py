@@ -235,15 +235,17 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
     ``node`` (N, C) int32; ``side`` (S, C) uint8; ``out`` (L, B, S * ch * C) float32,
     overwritten, equal to ``histogram(binsT, W)`` for ``W`` the weights that
     ``build_level_weights`` writes with ``Wt = H`` (``newton``, 3 channels) or ``Wt = 1``
-    (2 channels). The rows are taken in blocks. At levels 0-2 (``S <= 2``) the weights are
-    never written out: all threads write a block's slot codes (a byte per row and class,
-    :func:`_slot_codes`), and each row's ``G`` (and ``H``) are added where the code selects
-    them; deeper, all threads write a block's weights into a buffer that stays in cache.
-    Then the latents are dealt to ``n_groups`` tasks (the thread count; any value >= 1 gives
-    the same result), each adding the block's rows in order into its latents, so every bin's
-    sum runs over the rows in order (as :func:`histogram`) whatever the thread count. At
-    level 0 the row-count channel is each bin's integer row count (the float32 sum of ones,
-    exactly, below 2**24 rows).
+    (2 channels). The rows are taken in blocks. At the root each row's ``G`` (and ``H``) are
+    added as they are. At levels 1-2 (``S <= 2``) with ``_CODE_MIN_CLASSES`` classes or more
+    the weights are never written out: all threads write a block's slot codes (a byte per row
+    and class: 0 when the row's node is not the child built of its parent ``p``, else
+    ``1 + p``), and each row's ``G`` (and ``H``, and the count 1) are added where the code
+    selects them. Otherwise all threads write a block's weights (:func:`_row_weights`) into a
+    buffer that stays in cache. Then the latents are dealt to ``n_groups`` tasks (the thread
+    count; any value >= 1 gives the same result), each adding the block's rows in order into
+    its latents, so every bin's sum runs over the rows in order (as :func:`histogram`)
+    whatever the thread count. At level 0 the row-count channel is each bin's integer row
+    count (the float32 sum of ones, exactly, below 2**24 rows).
     """
     L, N = binsT.shape
     C = G.shape[1]

@@ -4,8 +4,9 @@
 gradient sum, then the row count or the hessian sum and the row count), the best split of every
 (node, class) (:func:`find_splits`), one level's descent of the rows (:func:`update_nodes`), the
 Newton leaf values with the round's raw-score update (:func:`leaf_update`); the fitted
-ensemble's predictions are in :mod:`fastdci.kernels.boosting_predict`. All ``C`` class trees of a round grow together,
-level by level, ``node[n, c]`` being row ``n``'s node in class ``c``'s tree. Candidate splits are
+ensemble's predictions are in :mod:`fastdci.kernels.boosting_predict`. All ``C`` class trees
+of a round grow together, level by level, ``node[n, c]`` being row ``n``'s node in class
+``c``'s tree. Candidate splits are
 scanned bin ascending within a latent (the first strict maximum winning), and a gain tied
 exactly between latents goes to the latent with the lowest ``rank`` (a random permutation per
 node and tree, drawn by the caller, as scikit-learn visits features in a random order), as in
@@ -289,7 +290,7 @@ def leaf_update(G, H, node, scale, learning_rate, values, F):  # pragma: no cove
     """
     leaf_values(G, H, node, scale, values)
     N, C = G.shape
-    vf = values.ravel()
+    vf = values.reshape(values.shape[0] * values.shape[1])  # a view
     for n in prange(N):
         f = F[n]
         nd = node[n]
