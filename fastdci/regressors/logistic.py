@@ -65,10 +65,13 @@ class MultinomialLogistic(BatchedClassifier):
     history : int, default 10
         L-BFGS memory (pairs kept).
     dtype : {"float64", "float32"}, default "float64"
-        Precision of the fit. float32 is faster (and the natural choice on a GPU) but cannot
-        reach ``tol`` below about 1e-5.
+        Precision of the fit. float32 cannot reach ``tol`` below about 1e-5; it is the
+        natural choice on a GPU. On the CPU the float64 fit evaluates the loss with fused
+        Numba kernels (float32 with torch's operations), so float64 is the faster there.
     chunk_rows : int or None, default None
-        Rows per block when evaluating the loss (bounds memory at ``chunk_rows * n_classes``).
+        Rows per block when evaluating the loss with torch's operations (bounds memory at
+        ``chunk_rows * n_classes``; the CPU's float64 kernel for a factor of 16 classes or
+        more takes its own blocks of rows).
         ``None``: 16,384 on the CPU, so that a block stays in the caches, and 262,144 on CUDA,
         where each block costs kernel launches.
     warm_start_rows : int or None, default None
