@@ -11,7 +11,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from .float32_exp import exp_nonpositive
+from .fast_exp import exp_nonpositive
 
 __all__ = ["ROWS", "softmax_gradients", "softmax_rows"]
 
@@ -107,7 +107,7 @@ def softmax_gradients(F, codes, offsets, G, H):  # pragma: no cover - compiled
     ``offsets`` (K + 1,). Writes float32 ``G[n, c] = p - y`` and ``H[n, c] = p (1 - p)``
     where ``p`` is the softmax of ``F[n, offsets[k]:offsets[k + 1]]`` (exponentials in
     float32 after subtracting the factor's maximum, by
-    :func:`fastdci.kernels.float32_exp.exp_nonpositive`; the sum in class order) and ``y`` the
+    :func:`fastdci.kernels.fast_exp.exp_nonpositive`; the sum in class order) and ``y`` the
     one-hot target. Every row's values depend on that row alone.
     """
     N, C = F.shape

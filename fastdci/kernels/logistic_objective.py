@@ -11,7 +11,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from .float64_exp import exp_nonpositive64
+from .fast_exp import exp_nonpositive64
 
 __all__ = ["logistic_objective"]
 
@@ -33,7 +33,7 @@ def logistic_objective(X, codes, k, theta, grad):  # pragma: no cover - compiled
     ``m_i`` the row's maximum score).
 
     Per row: the scores (a sum over the inputs in order), the maximum, ``e = exp(z - m)``
-    (:func:`fastdci.kernels.float64_exp.exp_nonpositive64`, within 2 ulp), its sum ``s`` over
+    (:func:`fastdci.kernels.fast_exp.exp_nonpositive64`, within 2 ulp), its sum ``s`` over
     four interleaved partial sums (``c % 4``, added pairwise), the residual
     ``r = e * (1 / s) - onehot`` and the row's gradient ``x r^T``. Within fixed blocks of rows
     the ``m - z_y`` and the gradients are summed in row order, the ``log(s)`` taken as one

@@ -10,7 +10,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from .float64_exp import exp_nonpositive64
+from .fast_exp import exp_nonpositive64
 
 __all__ = ["softmax_residual"]
 
@@ -32,7 +32,7 @@ def softmax_residual(Z, codes, k):  # pragma: no cover - compiled
     row's maximum).
 
     Per row: the maximum ``m``, ``e = exp(z - m)``
-    (:func:`fastdci.kernels.float64_exp.exp_nonpositive64`, within 2 ulp), its sum ``s`` over
+    (:func:`fastdci.kernels.fast_exp.exp_nonpositive64`, within 2 ulp), its sum ``s`` over
     four interleaved partial sums (``c % 4``, added pairwise at the end), then
     ``e * (1 / s)``. With fewer than ``_FEW`` classes the exponentials and the scaling run
     over a group of rows as one flat loop (each entry beside its row's ``m`` or ``1 / s``),

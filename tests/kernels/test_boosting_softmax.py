@@ -11,7 +11,7 @@ import torch
 from fastdci.kernels import boosting as kb
 from fastdci.kernels import torch_boosting as tb
 from fastdci.kernels.boosting_softmax import softmax_gradients
-from fastdci.kernels.float32_exp import exp_nonpositive
+from fastdci.kernels.fast_exp import exp_nonpositive
 
 
 def _softmax_reference(F, codes, offsets):

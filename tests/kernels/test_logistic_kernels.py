@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastdci.kernels.float64_exp import exp_nonpositive64
+from fastdci.kernels.fast_exp import exp_nonpositive64
 from fastdci.kernels.logistic_objective import logistic_objective
 from fastdci.kernels.softmax_residual import softmax_residual
 
