@@ -16,7 +16,8 @@ kernel, and a record/check of fitted trees for kernel changes that must not move
   the guest's steal time over it all (``/proc/stat``): how the machine's speed moves.
 - ``python -m benchmarks.profile_gbt ab --rev ec4ba0b --depth 3``: the booster's kernel modules
   as they were at a git revision and the working tree's, fit in turn ``--pairs`` times in one
-  process (so both see the same machine speed), each pair's CPU ratio and their median.
+  process (so both see the same machine speed), each pair's CPU ratio and their median;
+  ``--predict`` times ten predictions of the rows by one fitted model instead of the fit.
 - ``python -m benchmarks.profile_gbt record trees.npz`` / ``check trees.npz``: fit a fixed set
   of cases (depths 1-3, both criteria, a binary and a one-class factor, several row counts) and
   store, or compare bit for bit with the stored, ``feat``, ``thr``, ``gain``, ``values``,
@@ -202,57 +203,73 @@ def _cases():
 
 
 def _kernels_at(rev: str, tmp: Path):
-    """The booster's two kernel modules as they were at git revision ``rev``, imported from
-    copies in ``tmp`` (their relative imports made absolute: the helpers come from the
-    working tree)."""
+    """The booster's kernel modules as they were at git revision ``rev``, imported from copies in
+    ``tmp`` (their relative imports made absolute: the helpers come from the working tree):
+    ``boosting``, ``boosting_trees``, and the module that held ``predict_raw`` and
+    ``argmax_classes`` then (``boosting_predict``, or ``boosting_trees`` before it existed)."""
     import importlib.util
     import subprocess
 
-    mods = []
-    for name in ("boosting", "boosting_trees"):
-        src = subprocess.run(["git", "show", f"{rev}:fastdci/kernels/{name}.py"], capture_output=True,
-                             text=True, check=True, cwd=Path(__file__).resolve().parents[1]).stdout
+    mods = {}
+    for name in ("boosting", "boosting_trees", "boosting_predict"):
+        got = subprocess.run(["git", "show", f"{rev}:fastdci/kernels/{name}.py"], capture_output=True,
+                             text=True, cwd=Path(__file__).resolve().parents[1])
+        if got.returncode != 0 and name == "boosting_predict":
+            mods[name] = mods["boosting_trees"]
+            continue
+        got.check_returncode()
         path = tmp / f"at_{name}.py"
-        path.write_text(src.replace("from .", "from fastdci.kernels."))
+        path.write_text(got.stdout.replace("from .", "from fastdci.kernels."))
         spec = importlib.util.spec_from_file_location(f"at_{name}", path)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
-        mods.append(mod)
-    return tuple(mods)
+        mods[name] = mod
+    return mods["boosting"], mods["boosting_trees"], mods["boosting_predict"]
 
 
 def ab(args) -> None:
     import tempfile
 
     import fastdci.regressors._stumps_engines as eng
+    import fastdci.regressors.stumps as st
     from fastdci.regressors import GradientBoostedStumps
 
     X, Y = (synthetic(args.rows) if args.code == "synthetic" else reference_code(args.code, args.rows))
     Y = Y[:, : args.factors]
     kw = dict(n_rounds=args.rounds, max_depth=args.depth, device="cpu")
-    now = (eng.kb, eng.kt)
+    now = (eng.kb, eng.kt, st.kp)
+    model = GradientBoostedStumps(**kw).fit(X, Y) if args.predict else None
+
+    def run():  # one fit, or ten predictions of the rows by the fitted model
+        if model is None:
+            GradientBoostedStumps(**kw).fit(X, Y)
+        else:
+            for _ in range(10):
+                model.predict(X)
+
     with tempfile.TemporaryDirectory() as tmp:
         then = _kernels_at(args.rev, Path(tmp))
         try:
             for mods in (then, now):  # compile both
-                eng.kb, eng.kt = mods
-                GradientBoostedStumps(**{**kw, "n_rounds": 2}).fit(X[:500], Y[:500])
+                eng.kb, eng.kt, st.kp = mods
+                GradientBoostedStumps(**{**kw, "n_rounds": 2}).fit(X[:500], Y[:500]).predict(X[:500])
             ratios = []
-            print(f"rows {args.rows}, classes {sum(len(np.unique(y)) for y in Y.T)}, depth {args.depth}: "
-                  f"CPU / wall s, kernels at {args.rev} then the working tree's")
+            print(f"rows {args.rows}, classes {sum(len(np.unique(y)) for y in Y.T)}, depth {args.depth}, "
+                  f"{'ten predictions' if model else 'fit'}: CPU / wall s, kernels at {args.rev} then the "
+                  f"working tree's")
             for _ in range(args.pairs):
                 cpu = []
                 for mods in (then, now):
-                    eng.kb, eng.kt = mods
+                    eng.kb, eng.kt, st.kp = mods
                     t0, c0 = time.perf_counter(), time.process_time()
-                    GradientBoostedStumps(**kw).fit(X, Y)
+                    run()
                     cpu.append((time.process_time() - c0, time.perf_counter() - t0))
                 ratios.append(cpu[0][0] / cpu[1][0])
                 print(f"  {cpu[0][0]:.2f} / {cpu[0][1]:.2f}   {cpu[1][0]:.2f} / {cpu[1][1]:.2f}   "
                       f"ratio {ratios[-1]:.2f}")
             print(f"median CPU ratio (then / now): {np.median(ratios):.3f}")
         finally:
-            eng.kb, eng.kt = now
+            eng.kb, eng.kt, st.kp = now
 
 
 def _fit_arrays():
@@ -320,6 +337,7 @@ def main(argv=None) -> int:
     pa.add_argument("--code", default="aligned")
     pa.add_argument("--factors", type=int, default=5)
     pa.add_argument("--pairs", type=int, default=5)
+    pa.add_argument("--predict", action="store_true", help="time predictions of the rows, not fits")
     for name in ("record", "check"):
         sub.add_parser(name).add_argument("path")
     args = p.parse_args(argv)
