@@ -219,6 +219,7 @@ def _row_weights(G, H, node, side, newton, n, S, C, W, i):  # pragma: no cover -
 _HIST_BLOCK_FLOATS = 1 << 20  # weights of one row block (4 MB), kept in cache for every latent
 _CODE_BLOCK = 4096  # rows per block at levels 0-2: their gradients stay in cache for every latent
 _CODE_MIN_CLASSES = 32  # fewer classes: the weights path (a row's class loops too short to vectorise)
+_PAD = 8  # the weights path's rows padded to a multiple of this: its add loop runs no scalar tail
 
 
 @numba.njit(
@@ -261,7 +262,12 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
         blk = max(1, min(N, max(16, _HIST_BLOCK_FLOATS // M)))  # no bigger than the rows
     out[:] = 0.0
     codes = np.empty((blk if coded and level > 0 else 1, C), dtype=np.uint8)
-    W = np.empty((1 if coded else blk, M), dtype=np.float32)  # every weight written before use
+    # the weights path adds rows padded to Mp floats (zeros past M) into a latent's padded
+    # histogram, copied into ``out`` after the last block
+    Mp = M if coded else -(-M // _PAD) * _PAD
+    W = np.empty((1 if coded else blk, Mp), dtype=np.float32)  # every weight written before use
+    W[:, M:] = 0.0
+    acc = np.empty((1 if coded else L, B, Mp), dtype=np.float32)
     counts = np.zeros((L, B), dtype=np.int64)
     for start in range(0, N, blk):
         stop = min(N, start + blk)
@@ -333,11 +339,18 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
                                 ob[4 * C + c] += hc if q == 2 else numba.float32(0.0)
                                 ob[5 * C + c] += numba.float32(1.0) if q == 2 else numba.float32(0.0)
                 else:
+                    oa = acc[l]
+                    if start == 0:
+                        oa[:] = 0.0
                     for i in range(stop - start):
-                        ob = o[bl[start + i]]
+                        ob = oa[bl[start + i]]
                         w = W[i]
-                        for m in range(M):
+                        for m in range(Mp):
                             ob[m] += w[m]
+                    if stop == N:
+                        for b in range(B):
+                            for m in range(M):
+                                o[b, m] = oa[b, m]
     if level == 0:  # every row counts 1 in every class: the count channel is the bin's row count
         Ma = (n_ch - 1) * C
         for l in prange(L):
