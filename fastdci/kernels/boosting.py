@@ -260,7 +260,8 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
         blk = max(1, min(N, _CODE_BLOCK))
     else:
         blk = max(1, min(N, max(16, _HIST_BLOCK_FLOATS // M)))  # no bigger than the rows
-    out[:] = 0.0
+    if coded:  # the weights path copies every latent's histogram in whole
+        out[:] = 0.0
     codes = np.empty((blk if coded and level > 0 else 1, C), dtype=np.uint8)
     # the weights path adds rows padded to Mp floats (zeros past M) into a latent's padded
     # histogram, copied into ``out`` after the last block
