@@ -58,10 +58,17 @@ def softmax_rows(F, codes, offsets, n0, nr, mcol, icol, G, H):  # pragma: no cov
             mcol[1, c] = m1
             mcol[2, c] = m2
             mcol[3, c] = m3
-    for r in range(nr):
-        n = n0 + r
-        for c in range(C):
-            G[n, c] = exp_nonpositive(numba.float32(F[n, c] - mcol[r, c]))
+    if nr == ROWS:  # the group's rows are contiguous: one loop over ROWS * C (vectorises for few classes)
+        Ff = F.reshape(F.size)[n0 * C : (n0 + ROWS) * C]
+        Gf = G.reshape(G.size)[n0 * C : (n0 + ROWS) * C]
+        mf = mcol.reshape(ROWS * C)
+        for m in range(ROWS * C):
+            Gf[m] = exp_nonpositive(numba.float32(Ff[m] - mf[m]))
+    else:
+        for r in range(nr):
+            n = n0 + r
+            for c in range(C):
+                G[n, c] = exp_nonpositive(numba.float32(F[n, c] - mcol[r, c]))
     for k in range(K):
         a = offsets[k]
         b = offsets[k + 1]
@@ -83,12 +90,23 @@ def softmax_rows(F, codes, offsets, n0, nr, mcol, icol, G, H):  # pragma: no cov
             icol[1, c] = i1
             icol[2, c] = i2
             icol[3, c] = i3
+    if nr == ROWS:
+        Gf = G.reshape(G.size)[n0 * C : (n0 + ROWS) * C]
+        Hf = H.reshape(H.size)[n0 * C : (n0 + ROWS) * C]
+        jf = icol.reshape(ROWS * C)
+        for m in range(ROWS * C):
+            p = Gf[m] * jf[m]
+            Hf[m] = p * (numba.float32(1.0) - p)
+            Gf[m] = p
+    else:
+        for r in range(nr):
+            n = n0 + r
+            for c in range(C):
+                p = G[n, c] * icol[r, c]
+                H[n, c] = p * (numba.float32(1.0) - p)
+                G[n, c] = p
     for r in range(nr):
         n = n0 + r
-        for c in range(C):
-            p = G[n, c] * icol[r, c]
-            H[n, c] = p * (numba.float32(1.0) - p)
-            G[n, c] = p
         for k in range(K):
             y = offsets[k] + codes[n, k]
             G[n, y] = G[n, y] - numba.float32(1.0)
