@@ -15,8 +15,9 @@ kernel, and a record/check of fitted trees for kernel changes that must not move
   after ``--pause`` seconds of sleep ``--after`` times, each with its CPU and wall seconds, and
   the guest's steal time over it all (``/proc/stat``): how the machine's speed moves.
 - ``python -m benchmarks.profile_gbt ab --rev ec4ba0b --depth 3``: the booster's kernel modules
-  as they were at a git revision and the working tree's, fit in turn ``--pairs`` times in one
-  process (so both see the same machine speed), each pair's CPU ratio and their median;
+  and engine (``boost_numba``) as they were at a git revision and the working tree's, fit in
+  turn ``--pairs`` times in one process (so both see the same machine speed; who goes first
+  alternates), each pair's CPU ratio and their median;
   ``--predict`` times ten predictions of the rows by one fitted model instead of the fit.
 - ``python -m benchmarks.profile_gbt record trees.npz`` / ``check trees.npz``: fit a fixed set
   of cases (depths 1-3, both criteria, a binary and a one-class factor, several row counts) and
@@ -203,28 +204,36 @@ def _cases():
 
 
 def _kernels_at(rev: str, tmp: Path):
-    """The booster's kernel modules as they were at git revision ``rev``, imported from copies in
+    """The booster's modules as they were at git revision ``rev``, imported from copies in
     ``tmp`` (their relative imports made absolute: the helpers come from the working tree):
-    ``boosting``, ``boosting_trees``, and the module that held ``predict_raw`` and
-    ``argmax_classes`` then (``boosting_predict``, or ``boosting_trees`` before it existed)."""
+    ``boosting``, ``boosting_trees``, the module that held ``predict_raw`` and
+    ``argmax_classes`` then (``boosting_predict``, or ``boosting_trees`` before it existed),
+    and the engine's ``boost_numba`` (``regressors/_stumps_engines.py``, calling those
+    kernels)."""
     import importlib.util
     import subprocess
 
     mods = {}
-    for name in ("boosting", "boosting_trees", "boosting_predict"):
-        got = subprocess.run(["git", "show", f"{rev}:fastdci/kernels/{name}.py"], capture_output=True,
+    files = {"boosting": "kernels/boosting", "boosting_trees": "kernels/boosting_trees",
+             "boosting_predict": "kernels/boosting_predict", "engines": "regressors/_stumps_engines"}
+    for name, file in files.items():
+        got = subprocess.run(["git", "show", f"{rev}:fastdci/{file}.py"], capture_output=True,
                              text=True, cwd=Path(__file__).resolve().parents[1])
         if got.returncode != 0 and name == "boosting_predict":
             mods[name] = mods["boosting_trees"]
             continue
         got.check_returncode()
+        package = "fastdci." + file.split("/")[0]
+        text = got.stdout.replace("from ..", "from fastdci.").replace("from .", f"from {package}.")  # absolute
         path = tmp / f"at_{name}.py"
-        path.write_text(got.stdout.replace("from .", "from fastdci.kernels."))
+        path.write_text(text)
         spec = importlib.util.spec_from_file_location(f"at_{name}", path)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         mods[name] = mod
-    return mods["boosting"], mods["boosting_trees"], mods["boosting_predict"]
+    eng = mods["engines"]
+    eng.kb, eng.kt = mods["boosting"], mods["boosting_trees"]
+    return mods["boosting"], mods["boosting_trees"], mods["boosting_predict"], eng.boost_numba
 
 
 def ab(args) -> None:
@@ -237,7 +246,7 @@ def ab(args) -> None:
     X, Y = (synthetic(args.rows) if args.code == "synthetic" else reference_code(args.code, args.rows))
     Y = Y[:, : args.factors]
     kw = dict(n_rounds=args.rounds, max_depth=args.depth, device="cpu")
-    now = (eng.kb, eng.kt, st.kp)
+    now = (eng.kb, eng.kt, st.kp, st.boost_numba)
     model = GradientBoostedStumps(**kw).fit(X, Y) if args.predict else None
 
     def run():  # one fit, or ten predictions of the rows by the fitted model
@@ -251,25 +260,25 @@ def ab(args) -> None:
         then = _kernels_at(args.rev, Path(tmp))
         try:
             for mods in (then, now):  # compile both
-                eng.kb, eng.kt, st.kp = mods
+                eng.kb, eng.kt, st.kp, st.boost_numba = mods
                 GradientBoostedStumps(**{**kw, "n_rounds": 2}).fit(X[:500], Y[:500]).predict(X[:500])
             ratios = []
             print(f"rows {args.rows}, classes {sum(len(np.unique(y)) for y in Y.T)}, depth {args.depth}, "
-                  f"{'ten predictions' if model else 'fit'}: CPU / wall s, kernels at {args.rev} then the "
-                  f"working tree's")
-            for _ in range(args.pairs):
-                cpu = []
-                for mods in (then, now):
-                    eng.kb, eng.kt, st.kp = mods
+                  f"{'ten predictions' if model else 'fit'}: CPU / wall s, kernels and engine at {args.rev}, "
+                  f"the working tree's (in turn, who goes first alternating)")
+            for i in range(args.pairs):
+                cpu = {}
+                for which in ((0, 1) if i % 2 == 0 else (1, 0)):  # who goes first alternates
+                    eng.kb, eng.kt, st.kp, st.boost_numba = (then, now)[which]
                     t0, c0 = time.perf_counter(), time.process_time()
                     run()
-                    cpu.append((time.process_time() - c0, time.perf_counter() - t0))
+                    cpu[which] = (time.process_time() - c0, time.perf_counter() - t0)
                 ratios.append(cpu[0][0] / cpu[1][0])
                 print(f"  {cpu[0][0]:.2f} / {cpu[0][1]:.2f}   {cpu[1][0]:.2f} / {cpu[1][1]:.2f}   "
                       f"ratio {ratios[-1]:.2f}")
             print(f"median CPU ratio (then / now): {np.median(ratios):.3f}")
         finally:
-            eng.kb, eng.kt, st.kp = now
+            eng.kb, eng.kt, st.kp, st.boost_numba = now
 
 
 def _fit_arrays():
