@@ -40,6 +40,9 @@ class Trees:
     init: np.ndarray
 
 
+_RANKS_PER_DRAW = 1 << 20  # ranks drawn at once by boost_numba (int32: 4 MB)
+
+
 def split_ranks(rng: np.random.Generator, n_nodes: int, n_trees: int, n_latents: int) -> np.ndarray:
     """(J, C, L) int32: a random permutation of the latents for every node of every tree.
 
@@ -95,11 +98,18 @@ def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> tuple[Trees, np.n
     built_buf = [np.empty((L, B, 2 ** max(d - 1, 0) * C * n_ch), dtype=np.float32) for d in range(D)]
     full_buf = [None] + [np.empty((L, B, 2**d, n_ch, C), dtype=np.float32) for d in range(1, D)]
     v = np.empty((2**D, C))
+    # the latents' ranks of every node of a chunk of rounds in one draw: the same stream as one
+    # draw per level (the permutations come out in round, then heap, order either way)
+    chunk = max(1, min(R, _RANKS_PER_DRAW // (I * C * L)))
+    ranks = None
     with threads_for_load() as pool:  # as many threads as cores free now
         rng = np.random.default_rng(s["random_state"])
         kb.softmax_gradients(F, codes, offsets, G, H)
         for r in range(R):  # each round starts with G, H of F and every node at the root
             groups = pool.refresh()  # latent groups of the histogram: one per thread
+            if r % chunk == 0:
+                ranks = split_ranks(rng, min(chunk, R - r) * I, C, L)
+            at = (r % chunk) * I
             side = np.zeros((1, C), dtype=np.uint8)
             parent = None
             for d in range(D):
@@ -118,7 +128,7 @@ def boost_numba(bins, codes, enc: ClassEncoding, n_bins, s) -> tuple[Trees, np.n
                 g = np.empty((J, C))
                 nl = np.empty((J, C))
                 nr = np.empty((J, C))
-                kt.find_splits(hist, wch, cch, n_bins, split_ranks(rng, J, C, L), f, t, g, nl, nr)
+                kt.find_splits(hist, wch, cch, n_bins, ranks[at + J - 1 : at + 2 * J - 1], f, t, g, nl, nr)
                 feat[r, J - 1 : 2 * J - 1] = f
                 thr[r, J - 1 : 2 * J - 1] = t
                 gain[r, J - 1 : 2 * J - 1] = g

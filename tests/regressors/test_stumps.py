@@ -240,6 +240,18 @@ def test_torch_engine_gives_the_same_trees_on_cpu(rng):
         np.testing.assert_allclose(raw_t.numpy(), a.decision_function_stacked(X), rtol=1e-12)
 
 
+def test_ranks_drawn_for_many_rounds_at_once_equal_the_draws_per_level():
+    """The CPU engine draws the latents' ranks of several rounds in one call; the torch engine
+    one level at a time: the same stream, so the same tie-breaks."""
+    from fastdci.regressors._stumps_engines import split_ranks
+
+    C, L = 5, 7
+    whole = split_ranks(np.random.default_rng(3), 3 * 7, C, L)
+    rng = np.random.default_rng(3)
+    per_level = [split_ranks(rng, J, C, L) for _ in range(3) for J in (1, 2, 4)]
+    np.testing.assert_array_equal(whole, np.concatenate(per_level))
+
+
 @pytest.mark.parametrize(
     "seed,n,latents,sizes,params,digest",
     [
