@@ -216,7 +216,7 @@ def _row_weights(G, H, node, side, newton, n, S, C, W, i):  # pragma: no cover -
                 W[i, n_ch * C + 2 * C + c] = keep * pf
 
 
-_HIST_BLOCK_FLOATS = 1 << 20  # weights of one row block (4 MB), kept in cache for every latent
+_HIST_BLOCK_FLOATS = 1 << 18  # weights of one row block (1 MB): in a core's L2 for every latent
 _CODE_BLOCK = 4096  # rows per block at levels 0-2: their gradients stay in cache for every latent
 _CODE_MIN_CLASSES = 32  # fewer classes: the weights path (a row's class loops too short to vectorise)
 _PAD = 8  # the weights path's rows padded to a multiple of this: its add loop runs no scalar tail
