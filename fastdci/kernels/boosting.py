@@ -241,8 +241,10 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
     the weights are never written out: all threads write a block's slot codes (a byte per row
     and class: 0 when the row's node is not the child built of its parent ``p``, else
     ``1 + p``), and each row's ``G`` (and ``H``, and the count 1) are added where the code
-    selects them. Otherwise all threads write a block's weights (:func:`_row_weights`) into a
-    buffer that stays in cache. Then the latents are dealt to ``n_groups`` tasks (the thread
+    selects them. Otherwise all threads write a block's weights (:func:`_row_weights`, each
+    row padded with zeros to a multiple of ``_PAD`` floats, so the add loop has no scalar
+    tail) into a buffer that stays in cache, and each latent is summed into a padded
+    histogram copied into ``out`` after the last block. Then the latents are dealt to ``n_groups`` tasks (the thread
     count; any value >= 1 gives the same result), each adding the block's rows in order into
     its latents, so every bin's sum runs over the rows in order (as :func:`histogram`)
     whatever the thread count. At level 0 the row-count channel is each bin's integer row
@@ -256,16 +258,14 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
     T = max(1, min(L, n_groups))
     B = out.shape[1]
     coded = S <= 2 and (level == 0 or C >= _CODE_MIN_CLASSES)
+    Mp = M if coded else -(-M // _PAD) * _PAD  # the weights path's padded row
     if coded:
         blk = max(1, min(N, _CODE_BLOCK))
     else:
-        blk = max(1, min(N, max(16, _HIST_BLOCK_FLOATS // M)))  # no bigger than the rows
+        blk = max(1, min(N, max(16, _HIST_BLOCK_FLOATS // Mp)))  # no bigger than the rows
     if coded:  # the weights path copies every latent's histogram in whole
         out[:] = 0.0
     codes = np.empty((blk if coded and level > 0 else 1, C), dtype=np.uint8)
-    # the weights path adds rows padded to Mp floats (zeros past M) into a latent's padded
-    # histogram, copied into ``out`` after the last block
-    Mp = M if coded else -(-M // _PAD) * _PAD
     W = np.empty((1 if coded else blk, Mp), dtype=np.float32)  # every weight written before use
     W[:, M:] = 0.0
     acc = np.empty((1 if coded else L, B, Mp), dtype=np.float32)
