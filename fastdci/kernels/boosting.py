@@ -244,8 +244,9 @@ def level_histogram(binsT, G, H, node, side, level, newton, n_groups, out):  # p
     selects them. Otherwise all threads write a block's weights (:func:`_row_weights`, each
     row padded with zeros to a multiple of ``_PAD`` floats, so the add loop has no scalar
     tail) into a buffer that stays in cache, and each latent is summed into a padded
-    histogram copied into ``out`` after the last block. Then the latents are dealt to ``n_groups`` tasks (the thread
-    count; any value >= 1 gives the same result), each adding the block's rows in order into
+    histogram copied into ``out`` after the last block. Then the latents are dealt to
+    ``n_groups`` tasks (the thread count; any value >= 1 gives the same result), each adding
+    the block's rows in order into
     its latents, so every bin's sum runs over the rows in order (as :func:`histogram`)
     whatever the thread count. At level 0 the row-count channel is each bin's integer row
     count (the float32 sum of ones, exactly, below 2**24 rows).

@@ -42,6 +42,8 @@ def predict_raw(bins, feat, thr, values, learning_rate, F):  # pragma: no cover 
     N, C = F.shape
     L = bins.shape[1]
     R, I, _ = feat.shape
+    if I != 1 and I != 3 and I != 7:
+        raise ValueError("predict_raw: trees of depth 1, 2 or 3 only (2**depth - 1 nodes on axis 1)")
     depth = 1 if I == 1 else (2 if I == 3 else 3)
     n_blocks = (N + _PREDICT_BLOCK - 1) // _PREDICT_BLOCK
     for blk in prange(n_blocks):

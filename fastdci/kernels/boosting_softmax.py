@@ -29,7 +29,8 @@ def softmax_rows(F, codes, offsets, n0, nr, mcol, icol, G, H):  # pragma: no cov
     results are not used). The maximum and ``1 / sum`` are then spread over the factor's
     columns (``mcol`` (ROWS, C) float64, ``icol`` (ROWS, C) float32 scratch), so that the
     exponentials and the ``p``, ``h``, ``g`` loops run over all ``C`` classes of a row at
-    once and vectorise.
+    once, and for a full group over its ``ROWS * C`` contiguous floats in one loop (which
+    vectorises where a row's classes are too few to); elementwise, so the same floats.
     """
     C = F.shape[1]
     K = codes.shape[1]

@@ -48,6 +48,16 @@ def test_raw_scores_equal_a_plain_walk_of_the_trees(rng, depth):
     np.testing.assert_array_equal(model.decision_function_stacked(X), want)
 
 
+def test_predict_raw_refuses_trees_it_cannot_walk():
+    from fastdci.kernels.boosting_predict import predict_raw
+
+    R, I, C = 2, 15, 3  # depth 4: more than the booster grows
+    F = np.zeros((5, C))
+    with pytest.raises(ValueError, match="depth 1, 2 or 3"):
+        predict_raw(np.zeros((5, 4), np.uint8), np.zeros((R, I, C), np.int32), np.zeros((R, I, C), np.int32),
+                    np.zeros((R, I + 1, C)), 0.1, F)
+
+
 @pytest.mark.parametrize("depth", [1, 3])
 def test_predict_is_the_argmax_of_predict_proba(rng, depth):
     X, Y = _data(rng)
