@@ -12,11 +12,11 @@ import numpy as np
 from numba import prange
 
 from .fast_exp import exp_nonpositive64
+from .row_softmax import LN2, log_product_step, row_max, row_sum
 
 __all__ = ["logistic_objective"]
 
 _BLOCK = 1024  # rows per partial sum (fixed: the result does not depend on the thread count)
-_LN2 = math.log(2.0)
 
 
 @numba.njit(
@@ -42,7 +42,6 @@ def logistic_objective(X, codes, k, theta, grad):  # pragma: no cover - compiled
     """
     N, P = X.shape
     C = theta.shape[1]
-    C4 = C - C % 4
     n_blocks = (N + _BLOCK - 1) // _BLOCK
     gpart = np.zeros((n_blocks, P * C))
     cpart = np.zeros(n_blocks)
@@ -62,37 +61,12 @@ def logistic_objective(X, codes, k, theta, grad):  # pragma: no cover - compiled
                 for c in range(C):
                     z[c] += xp * thf[base + numba.uint64(c)]
             y = codes[i, k]
-            m0 = z[0]
-            m1 = m0
-            m2 = m0
-            m3 = m0
-            for c in range(0, C4, 4):  # four independent chains (the maximum is exact)
-                m0 = max(m0, z[c])
-                m1 = max(m1, z[c + 1])
-                m2 = max(m2, z[c + 2])
-                m3 = max(m3, z[c + 3])
-            for c in range(C4, C):
-                m0 = max(m0, z[c])
-            m = max(max(m0, m1), max(m2, m3))
+            m = row_max(z)
             acc += m - z[y]
             for c in range(C):
                 z[c] = exp_nonpositive64(z[c] - m)
-            s0 = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            s3 = 0.0
-            for c in range(0, C4, 4):
-                s0 += z[c]
-                s1 += z[c + 1]
-                s2 += z[c + 2]
-                s3 += z[c + 3]
-            for c in range(C4, C):
-                s0 += z[c]
-            s = (s0 + s1) + (s2 + s3)
-            prod *= s  # each sum is in [1, C]: sixteen of them cannot overflow
-            if (i & 15) == 15:
-                prod, e = math.frexp(prod)
-                exps += e
+            s = row_sum(z)
+            prod, exps = log_product_step(prod, exps, s, i)
             inv = 1.0 / s
             for c in range(C):
                 z[c] *= inv
@@ -103,7 +77,7 @@ def logistic_objective(X, codes, k, theta, grad):  # pragma: no cover - compiled
                 for c in range(C):
                     g[base + numba.uint64(c)] += xp * z[c]
         mant, e = math.frexp(prod)
-        cpart[blk] = acc + (np.log(mant) + (exps + e) * _LN2)
+        cpart[blk] = acc + (np.log(mant) + (exps + e) * LN2)
     total = 0.0
     grad[:] = 0.0
     for blk in range(n_blocks):

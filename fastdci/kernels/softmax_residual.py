@@ -11,13 +11,13 @@ import numpy as np
 from numba import prange
 
 from .fast_exp import exp_nonpositive64
+from .row_softmax import LN2, log_product_step, row_max, row_sum
 
 __all__ = ["softmax_residual"]
 
 _BLOCK = 1024  # rows per partial sum (fixed: the result does not depend on the thread count)
 _GROUP = 64  # rows per group (within a block)
 _FEW = 8  # below this many classes the per-row loops are too short to vectorise
-_LN2 = math.log(2.0)
 
 
 @numba.njit(
@@ -42,7 +42,6 @@ def softmax_residual(Z, codes, k):  # pragma: no cover - compiled
     aside every sixteen rows, which is exact); the blocks are summed in order.
     """
     n, C = Z.shape
-    C4 = C - C % 4
     few = C < _FEW  # few classes: the exponentials and the scaling as flat loops over the group
     n_blocks = (n + _BLOCK - 1) // _BLOCK
     part = np.zeros(n_blocks)
@@ -56,18 +55,7 @@ def softmax_residual(Z, codes, k):  # pragma: no cover - compiled
             r1 = min(r_end, r0 + _GROUP)
             flat = Z[r0:r1].reshape((r1 - r0) * C)
             for i in range(r0, r1):
-                m0 = Z[i, 0]
-                m1 = m0
-                m2 = m0
-                m3 = m0
-                for c in range(0, C4, 4):  # four independent chains (the maximum is exact)
-                    m0 = max(m0, Z[i, c])
-                    m1 = max(m1, Z[i, c + 1])
-                    m2 = max(m2, Z[i, c + 2])
-                    m3 = max(m3, Z[i, c + 3])
-                for c in range(C4, C):
-                    m0 = max(m0, Z[i, c])
-                m = max(max(m0, m1), max(m2, m3))
+                m = row_max(Z[i])
                 acc += m - Z[i, codes[i, k]]
                 if few:
                     for c in range(C):
@@ -80,22 +68,8 @@ def softmax_residual(Z, codes, k):  # pragma: no cover - compiled
                 for q in range((r1 - r0) * C):
                     flat[q] = exp_nonpositive64(flat[q] - spread[q])
             for i in range(r0, r1):
-                s0 = 0.0
-                s1 = 0.0
-                s2 = 0.0
-                s3 = 0.0
-                for c in range(0, C4, 4):  # four interleaved partial sums, added pairwise
-                    s0 += Z[i, c]
-                    s1 += Z[i, c + 1]
-                    s2 += Z[i, c + 2]
-                    s3 += Z[i, c + 3]
-                for c in range(C4, C):
-                    s0 += Z[i, c]
-                s = (s0 + s1) + (s2 + s3)
-                prod *= s  # each sum is in [1, C]: sixteen of them cannot overflow
-                if (i & 15) == 15:
-                    prod, e = math.frexp(prod)
-                    exps += e
+                s = row_sum(Z[i])
+                prod, exps = log_product_step(prod, exps, s, i)
                 inv = 1.0 / s
                 if few:
                     for c in range(C):
@@ -110,7 +84,7 @@ def softmax_residual(Z, codes, k):  # pragma: no cover - compiled
             for i in range(r0, r1):
                 Z[i, codes[i, k]] -= 1.0
         mant, e = math.frexp(prod)
-        part[blk] = acc + (np.log(mant) + (exps + e) * _LN2)
+        part[blk] = acc + (np.log(mant) + (exps + e) * LN2)
     total = 0.0
     for blk in range(n_blocks):
         total += part[blk]

@@ -119,3 +119,22 @@ def test_logistic_objective_does_not_depend_on_the_thread_count(rng):
         numba.set_num_threads(before)
     assert outs[0][0] == outs[1][0]
     np.testing.assert_array_equal(outs[0][1], outs[1][1])
+
+
+@pytest.mark.parametrize("C", [1, 3, 4, 7, 40])
+def test_row_reductions_are_the_max_and_the_four_chain_sum(C):
+    import numba
+
+    from fastdci.kernels.row_softmax import row_max, row_sum
+
+    @numba.njit
+    def both(z):
+        return row_max(z), row_sum(z)
+
+    z = np.random.default_rng(C).normal(size=C)
+    m, s = both(z)
+    assert m == z.max()
+    C4 = C - C % 4  # chains c % 4 over the first C4 classes, the rest added to chain 0
+    chains = [sum(z[c:C4:4].tolist()) for c in range(4)]
+    chains[0] = sum(z[C4:].tolist(), chains[0])
+    assert s == (chains[0] + chains[1]) + (chains[2] + chains[3])
