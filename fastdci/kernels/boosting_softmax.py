@@ -29,8 +29,8 @@ def softmax_rows(F, codes, offsets, n0, nr, mcol, icol, G, H):  # pragma: no cov
     results are not used). The maximum and ``1 / sum`` are then spread over the factor's
     columns (``mcol`` (ROWS, C) float64, ``icol`` (ROWS, C) float32 scratch), so that the
     exponentials and the ``p``, ``h``, ``g`` loops run over all ``C`` classes of a row at
-    once, and for a full group over its ``ROWS * C`` contiguous floats in one loop (which
-    vectorises where a row's classes are too few to); elementwise, so the same floats.
+    once: one loop over the group's ``nr * C`` contiguous floats (which vectorises where a
+    row's classes are too few to); elementwise, so the same floats.
     """
     C = F.shape[1]
     K = codes.shape[1]
@@ -59,17 +59,12 @@ def softmax_rows(F, codes, offsets, n0, nr, mcol, icol, G, H):  # pragma: no cov
             mcol[1, c] = m1
             mcol[2, c] = m2
             mcol[3, c] = m3
-    if nr == ROWS:  # the group's rows are contiguous: one loop over ROWS * C (vectorises for few classes)
-        Ff = F.reshape(F.size)[n0 * C : (n0 + ROWS) * C]
-        Gf = G.reshape(G.size)[n0 * C : (n0 + ROWS) * C]
-        mf = mcol.reshape(ROWS * C)
-        for m in range(ROWS * C):
-            Gf[m] = exp_nonpositive(numba.float32(Ff[m] - mf[m]))
-    else:
-        for r in range(nr):
-            n = n0 + r
-            for c in range(C):
-                G[n, c] = exp_nonpositive(numba.float32(F[n, c] - mcol[r, c]))
+    # the group's rows are contiguous: one loop over their nr * C floats (vectorises for few classes)
+    Ff = F.reshape(F.size)[n0 * C : (n0 + nr) * C]
+    Gf = G.reshape(G.size)[n0 * C : (n0 + nr) * C]
+    mf = mcol.reshape(ROWS * C)
+    for m in range(nr * C):
+        Gf[m] = exp_nonpositive(numba.float32(Ff[m] - mf[m]))
     for k in range(K):
         a = offsets[k]
         b = offsets[k + 1]
@@ -91,21 +86,12 @@ def softmax_rows(F, codes, offsets, n0, nr, mcol, icol, G, H):  # pragma: no cov
             icol[1, c] = i1
             icol[2, c] = i2
             icol[3, c] = i3
-    if nr == ROWS:
-        Gf = G.reshape(G.size)[n0 * C : (n0 + ROWS) * C]
-        Hf = H.reshape(H.size)[n0 * C : (n0 + ROWS) * C]
-        jf = icol.reshape(ROWS * C)
-        for m in range(ROWS * C):
-            p = Gf[m] * jf[m]
-            Hf[m] = p * (numba.float32(1.0) - p)
-            Gf[m] = p
-    else:
-        for r in range(nr):
-            n = n0 + r
-            for c in range(C):
-                p = G[n, c] * icol[r, c]
-                H[n, c] = p * (numba.float32(1.0) - p)
-                G[n, c] = p
+    Hf = H.reshape(H.size)[n0 * C : (n0 + nr) * C]
+    jf = icol.reshape(ROWS * C)
+    for m in range(nr * C):
+        p = Gf[m] * jf[m]
+        Hf[m] = p * (numba.float32(1.0) - p)
+        Gf[m] = p
     for r in range(nr):
         n = n0 + r
         for k in range(K):
